@@ -104,7 +104,9 @@ mod tests {
     #[test]
     fn refuses_bad_strings() {
         assert_eq!(parse_duration(""), Err(DurationError::Empty));
-        for bad in ["5", "s", "1.5s", "-1s", "5 s", "5S", "1d", "1us", "ms5", "1h "] {
+        for bad in [
+            "5", "s", "1.5s", "-1s", "5 s", "5S", "1d", "1us", "ms5", "1h ",
+        ] {
             assert!(
                 matches!(parse_duration(bad), Err(DurationError::Syntax(_))),
                 "{bad}"

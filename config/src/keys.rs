@@ -77,7 +77,10 @@ impl std::fmt::Display for ResourceId {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyRef {
     Resource(ResourceId),
-    Health { service: String, name: String },
+    Health {
+        service: String,
+        name: String,
+    },
     ResourceStatus(ResourceId),
     RouterStatus(String),
     /// Under the prefix but not part of the layout.
@@ -215,9 +218,7 @@ impl Keys {
                 service: (*s).to_owned(),
                 name: (*n).to_owned(),
             }),
-            ["status", "resources", kind, tail @ ..] => {
-                id(kind, tail).map(KeyRef::ResourceStatus)
-            }
+            ["status", "resources", kind, tail @ ..] => id(kind, tail).map(KeyRef::ResourceStatus),
             ["status", "routers", id] if !id.is_empty() => {
                 Some(KeyRef::RouterStatus((*id).to_owned()))
             }
@@ -235,14 +236,20 @@ mod tests {
     #[test]
     fn layout_matches_design() {
         let k = Keys::default();
-        assert_eq!(k.resource(&ResourceId::Service("orders".into())), "/mesh/services/orders");
+        assert_eq!(
+            k.resource(&ResourceId::Service("orders".into())),
+            "/mesh/services/orders"
+        );
         assert_eq!(k.resource(&ResourceId::Route("r".into())), "/mesh/routes/r");
         let ep = ResourceId::Endpoint {
             service: "orders".into(),
             name: "orders-1".into(),
         };
         assert_eq!(k.resource(&ep), "/mesh/endpoints/orders/orders-1");
-        assert_eq!(k.health("orders", "orders-1"), "/mesh/health/orders/orders-1");
+        assert_eq!(
+            k.health("orders", "orders-1"),
+            "/mesh/health/orders/orders-1"
+        );
         assert_eq!(
             k.resource_status(&ep),
             "/mesh/status/resources/endpoints/orders/orders-1"
@@ -258,7 +265,11 @@ mod tests {
         assert_eq!(k.prefix(), "/team-a/mesh");
         assert_eq!(k.kind_prefix(Kind::Route), "/team-a/mesh/routes/");
         for bad in ["", "mesh", "/", "//mesh", "/a//b", "/a/../b", "/./a"] {
-            assert_eq!(Keys::new(bad), Err(KeyError::BadPrefix(bad.to_owned())), "{bad}");
+            assert_eq!(
+                Keys::new(bad),
+                Err(KeyError::BadPrefix(bad.to_owned())),
+                "{bad}"
+            );
         }
     }
 
@@ -286,7 +297,12 @@ mod tests {
             k.parse("/mesh/status/resources/routes/r"),
             Some(KeyRef::ResourceStatus(ResourceId::Route("r".into())))
         );
-        for other in ["/mesh/services/a/b", "/mesh/services/", "/mesh/endpoints/s", "/mesh/x"] {
+        for other in [
+            "/mesh/services/a/b",
+            "/mesh/services/",
+            "/mesh/endpoints/s",
+            "/mesh/x",
+        ] {
             assert_eq!(k.parse(other), Some(KeyRef::Other), "{other}");
         }
     }

@@ -175,7 +175,11 @@ fn gateway_route(mut map: Map<String, Value>, fallback: &str) -> Result<Document
         ));
     }
     let Some(Value::String(name)) = metadata.remove("name") else {
-        return Err(problem(&label, "metadata.name", "missing: must be a string"));
+        return Err(problem(
+            &label,
+            "metadata.name",
+            "missing: must be a string",
+        ));
     };
     map.remove("status");
     let mut spec = match map.remove("spec") {
@@ -214,7 +218,11 @@ fn label_of(map: &Map<String, Value>, fallback: &str) -> String {
     let name = map.get("name").and_then(Value::as_str);
     match (kind, name) {
         (Some(Kind::Endpoint), Some(n)) => {
-            match map.get("spec").and_then(|s| s.get("service")).and_then(Value::as_str) {
+            match map
+                .get("spec")
+                .and_then(|s| s.get("service"))
+                .and_then(Value::as_str)
+            {
                 Some(s) => format!("endpoint {s}/{n}"),
                 None => format!("endpoint {n}"),
             }
@@ -290,8 +298,12 @@ mod tests {
 
     #[test]
     fn wrong_type_and_missing_field() {
-        let p = err("kind: Endpoint\nname: e\nspec: {service: s, address: 127.0.0.1, port: high}\n");
-        assert_eq!((p.resource.as_str(), p.path.as_str()), ("endpoint s/e", "spec.port"));
+        let p =
+            err("kind: Endpoint\nname: e\nspec: {service: s, address: 127.0.0.1, port: high}\n");
+        assert_eq!(
+            (p.resource.as_str(), p.path.as_str()),
+            ("endpoint s/e", "spec.port")
+        );
         let p = err("kind: Endpoint\nname: e\nspec: {service: s, port: 1}\n");
         assert!(p.reason.contains("missing field `address`"), "{p}");
     }
@@ -299,16 +311,24 @@ mod tests {
     #[test]
     fn kind_problems() {
         assert!(err("name: x\n").reason.contains("missing"));
-        assert!(err("kind: Gateway\nname: x\n").reason.contains("unknown kind `Gateway`"));
-        assert!(err("kind: 3\nname: x\n").reason.contains("must be a string"));
+        assert!(err("kind: Gateway\nname: x\n")
+            .reason
+            .contains("unknown kind `Gateway`"));
+        assert!(err("kind: 3\nname: x\n")
+            .reason
+            .contains("must be a string"));
         assert_eq!(err("- 1\n").resource, "document 1");
         assert!(err("just a string\n").reason.contains("must be a mapping"));
-        assert!(err("kind: HTTPRoute\nmetadata: {name: x}\n").reason.contains("apiVersion"));
+        assert!(err("kind: HTTPRoute\nmetadata: {name: x}\n")
+            .reason
+            .contains("apiVersion"));
     }
 
     #[test]
     fn yaml_syntax_error_is_reported_and_stops() {
-        let docs = parse_documents("kind: Service\nname: a\n---\nkind: [unclosed\n---\nkind: Service\nname: c\n");
+        let docs = parse_documents(
+            "kind: Service\nname: a\n---\nkind: [unclosed\n---\nkind: Service\nname: c\n",
+        );
         assert_eq!(docs.len(), 2, "{docs:?}");
         let p = docs[1].as_ref().expect_err("syntax error");
         assert_eq!(p.resource, "document 2");
@@ -334,7 +354,9 @@ status:
   parents: []
 "#)
         .expect("parses");
-        let Document::Route(r) = doc else { panic!("{doc:?}") };
+        let Document::Route(r) = doc else {
+            panic!("{doc:?}")
+        };
         assert_eq!(r.name, "orders");
         assert_eq!(r.spec.hostnames, ["orders.example.com"]);
         let m = &r.spec.rules[0].matches[0];
@@ -344,23 +366,29 @@ status:
 
     #[test]
     fn gateway_api_problems() {
-        let p = err("apiVersion: gateway.networking.k8s.io/v2\nkind: HTTPRoute\nmetadata: {name: x}\n");
+        let p =
+            err("apiVersion: gateway.networking.k8s.io/v2\nkind: HTTPRoute\nmetadata: {name: x}\n");
         assert_eq!(p.path, "apiVersion");
-        let p = err("apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: x}\n");
+        let p =
+            err("apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: x}\n");
         assert_eq!(p.path, "kind");
         let p = err("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {}\n");
         assert_eq!(p.path, "metadata.name");
         let p = err("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: x, colour: red}\n");
         assert_eq!(p.path, "metadata.colour");
         let p = err("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: x}\nspec: {rules: [{bogus: 1}]}\n");
-        assert_eq!((p.resource.as_str(), p.path.as_str()), ("route x", "spec.rules[0].bogus"));
+        assert_eq!(
+            (p.resource.as_str(), p.path.as_str()),
+            ("route x", "spec.rules[0].bogus")
+        );
         let p = err("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: x}\nextra: 1\n");
         assert_eq!(p.path, "extra");
     }
 
     #[test]
     fn stored_json_round_trips() {
-        let doc = one("kind: Route\nname: r\nspec: {hostnames: [a.example.com]}\n").expect("parses");
+        let doc =
+            one("kind: Route\nname: r\nspec: {hostnames: [a.example.com]}\n").expect("parses");
         let back = parse_stored(doc.to_json().as_bytes(), "/mesh/routes/r").expect("parses");
         assert_eq!(back, doc);
         let p = parse_stored(b"{not json", "/mesh/routes/r").expect_err("bad json");

@@ -44,3 +44,5 @@ pub const WEIGHT_MAX: i64 = 1_000_000;
 pub const ENDPOINT_WEIGHT_MAX: i64 = 10_000;
 /// Most retries after the first attempt.
 pub const RETRY_ATTEMPTS_MAX: i64 = 10;
+/// Longest query parameter value to match (Gateway API).
+pub const QUERY_VALUE_MAX: usize = 1024;

@@ -1,1 +1,5 @@
-fn main() {}
+//! `meshctl`: see [`mesh_controller::meshctl`].
+
+fn main() -> std::process::ExitCode {
+    mesh_controller::meshctl::main()
+}

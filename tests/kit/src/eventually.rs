@@ -69,7 +69,11 @@ impl Attempt for bool {
 ///
 /// An attempt that is still running at the deadline is cancelled. On timeout
 /// the error reads `timed out after ...s waiting for <what>: <last failure>`.
-pub async fn eventually<F, Fut, R>(what: &str, timeout: Duration, mut f: F) -> anyhow::Result<R::Output>
+pub async fn eventually<F, Fut, R>(
+    what: &str,
+    timeout: Duration,
+    mut f: F,
+) -> anyhow::Result<R::Output>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = R>,
@@ -78,23 +82,19 @@ where
     let timeout = scaled(timeout);
     let deadline = tokio::time::Instant::now() + timeout;
     let mut attempts = 0u32;
-    let mut last: Option<anyhow::Error> = None;
     loop {
         attempts += 1;
         let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match tokio::time::timeout(remaining, f()).await {
+        let failure = match tokio::time::timeout(remaining, f()).await {
             Ok(outcome) => match outcome.into_attempt() {
                 Ok(value) => return Ok(value),
-                Err(e) => last = Some(e),
+                Err(e) => e,
             },
-            Err(_) => {
-                last = Some(anyhow!("attempt {attempts} still running at the deadline"));
-            }
-        }
+            Err(_) => anyhow!("attempt {attempts} still running at the deadline"),
+        };
         if tokio::time::Instant::now() + POLL_INTERVAL > deadline {
-            let last = last.map_or_else(|| "no attempt finished".to_owned(), |e| format!("{e:#}"));
             return Err(anyhow!(
-                "timed out after {:.1}s ({attempts} attempts) waiting for {what}: {last}",
+                "timed out after {:.1}s ({attempts} attempts) waiting for {what}: {failure:#}",
                 timeout.as_secs_f64()
             ));
         }
@@ -136,9 +136,11 @@ mod tests {
 
     #[tokio::test]
     async fn timeout_error_names_what_and_last_failure() {
-        let err = eventually("the moon to turn blue", Duration::from_millis(200), || async {
-            Err::<(), _>(anyhow!("still grey"))
-        })
+        let err = eventually(
+            "the moon to turn blue",
+            Duration::from_millis(200),
+            || async { Err::<(), _>(anyhow!("still grey")) },
+        )
         .await
         .expect_err("must time out");
         let msg = err.to_string();
