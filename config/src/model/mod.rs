@@ -1,4 +1,4 @@
-//! Validated, typed resources: what [`crate::validate`] makes of a
+//! Validated, typed resources: what [`crate::validate`](mod@crate::validate) makes of a
 //! [`crate::spec::Document`]. Holding one of these values is proof that it
 //! passed every check, so later stages (compile, routing) never re-check.
 //!

@@ -104,7 +104,9 @@ pub struct Redirect {
 pub enum PathRewrite {
     /// Replace the whole path.
     Full(String),
-    /// Replace the part matched by the rule's `PathPrefix` match.
+    /// Replace the part matched by the rule's `PathPrefix` match. Stored
+    /// without a trailing `/` except for `/` itself (an empty
+    /// `replacePrefixMatch` is `/`), as the Gateway API ignores it.
     Prefix(String),
 }
 
@@ -149,7 +151,9 @@ pub struct Timeouts {
 pub struct Retry {
     /// 400..=599.
     pub codes: Vec<u16>,
-    /// Retries after the first attempt.
+    /// Retries after the first attempt, 0..=10 (default 1).
     pub attempts: u32,
+    /// Minimum wait between attempts; `None`: the router's default; zero:
+    /// retry at once.
     pub backoff: Option<Duration>,
 }

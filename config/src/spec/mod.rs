@@ -4,7 +4,7 @@
 //! These types only fix the *shape* of a document (field names, nesting,
 //! enumerations). Values whose correctness needs a check (names, hostnames,
 //! durations, weights, regexes...) are kept as written, so that every problem
-//! in a document can be reported at once by [`crate::validate`], which turns a
+//! in a document can be reported at once by [`crate::validate`](mod@crate::validate), which turns a
 //! [`Document`] into the typed values of [`crate::model`].
 //!
 //! Every struct denies unknown fields: a typo is an error, never silently

@@ -346,7 +346,8 @@ pub struct RouteRetry {
     /// Response codes (400..=599) that are retried.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<i64>,
-    /// Retries after the first attempt.
+    /// Retries after the first attempt, 0..=10; default 1 (the Gateway API
+    /// leaves the default to the implementation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempts: Option<i64>,
     /// Base delay between attempts (duration string).

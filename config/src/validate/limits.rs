@@ -14,8 +14,11 @@ pub const HEADER_VALUE_MAX: usize = 4096;
 pub const PATH_MAX: usize = 1024;
 /// Longest regular expression source.
 pub const REGEX_SOURCE_MAX: usize = 1024;
-/// Most memory one compiled regex may take (bytes).
-pub const REGEX_SIZE_MAX: usize = 256 * 1024;
+/// Most memory one compiled regex may take (bytes), and the most its lazy
+/// DFA cache may grow to. 1 MiB fits `.{1,255}` (about 260 KiB) with room;
+/// repeated Unicode classes are far larger (`\w{1,64}` takes about 3 MiB)
+/// and are refused with a hint to use ASCII classes (`(?-u:\w)`, `[a-z0-9_]`).
+pub const REGEX_SIZE_MAX: usize = 1024 * 1024;
 
 /// `spec.hostnames`.
 pub const HOSTNAMES_MAX: usize = 16;

@@ -12,7 +12,7 @@
 //! Kubernetes too; the exceptions are listed in the module of each kind.
 //!
 //! One concept per module:
-//! - [`names`](self::names): names, hostnames, header names and values,
+//! - `names`: names, hostnames, header names and values,
 //!   label keys and values;
 //! - `paths`: path match values and replacement paths;
 //! - `patterns`: user regular expressions;
@@ -88,6 +88,23 @@ impl fmt::Display for Problems {
 
 impl std::error::Error for Problems {}
 
+/// Escapes the control characters of a message quoting user input (a name,
+/// a duration...), so that every problem displays on one line.
+fn one_line(s: String) -> String {
+    if !s.contains(char::is_control) {
+        return s;
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Collects the problems of one resource while its fields are checked.
 ///
 /// Checks return `Option`s: `None` means a problem was recorded, and the
@@ -101,17 +118,18 @@ pub(crate) struct Checker {
 impl Checker {
     pub(crate) fn new(resource: String) -> Checker {
         Checker {
-            resource,
+            resource: one_line(resource),
             problems: Vec::new(),
         }
     }
 
-    /// Records that the field at `path` is wrong for `reason`.
+    /// Records that the field at `path` is wrong for `reason` (control
+    /// characters quoted from the input escaped).
     pub(crate) fn report(&mut self, path: &str, reason: impl Into<String>) {
         self.problems.push(Problem {
             resource: self.resource.clone(),
             path: path.to_owned(),
-            reason: reason.into(),
+            reason: one_line(reason.into()),
         });
     }
 
@@ -212,7 +230,7 @@ pub fn validate_all(docs: &[Document]) -> Result<Vec<Resource>, Vec<Problem>> {
         };
         match seen.get(&(doc.kind(), service, doc.name())) {
             Some(first) => problems.push(Problem {
-                resource: doc.label(),
+                resource: one_line(doc.label()),
                 path: "name".to_owned(),
                 reason: format!("duplicate of document {} ({what})", first + 1),
             }),

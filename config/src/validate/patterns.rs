@@ -18,7 +18,11 @@ fn build(pattern: &str) -> Result<Regex, regex::Error> {
 fn one_line(e: &regex::Error) -> String {
     match e {
         regex::Error::CompiledTooBig(limit) => {
-            format!("is too large: compiled, it exceeds the limit of {limit} bytes")
+            format!(
+                "is too large: compiled, it exceeds the limit of {limit} bytes \
+                 (repeated Unicode classes such as \\w or . are large: try ASCII \
+                 classes such as (?-u:\\w) or [a-z0-9_], or fewer repetitions)"
+            )
         }
         other => {
             let text = other.to_string();
@@ -98,10 +102,31 @@ mod tests {
     }
 
     #[test]
+    fn realistic_patterns_fit_the_limits() {
+        for ok in [
+            r"\w+",
+            r".*",
+            r"/api/v[0-9]+/orders/[^/]+",
+            r"[a-zA-Z0-9._-]{1,64}",
+            r"(?-u:\w){1,64}",
+            r"/files/[^/]{1,255}",
+            r".{1,255}",
+            r"(?i)bearer [a-z0-9._~+/-]+=*",
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            r"/users/\d+(/orders/\d+)?",
+            r"\p{L}+",
+        ] {
+            if let Err(e) = compile_regex(ok) {
+                panic!("{ok}: {e}");
+            }
+        }
+    }
+
+    #[test]
     fn limits() {
         let e = compile_regex(&"a".repeat(REGEX_SOURCE_MAX + 1)).expect_err("refused");
         assert!(e.contains("at most 1024 bytes"), "{e}");
-        let e = compile_regex("\\w{1000}\\w{1000}").expect_err("refused");
-        assert!(e.contains("too large"), "{e}");
+        let e = compile_regex("[\\w.-]{1,64}").expect_err("refused");
+        assert!(e.contains("too large") && e.contains("(?-u:\\w)"), "{e}");
     }
 }

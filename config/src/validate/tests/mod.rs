@@ -8,6 +8,7 @@ mod backends;
 mod filters;
 mod kinds;
 mod matches;
+mod redirects;
 mod route;
 
 use super::{validate, Problem, Problems};
