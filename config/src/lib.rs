@@ -13,13 +13,18 @@
 //! - [`model`]: validated, typed resources with defaults applied.
 //! - [`duration`]: Gateway API duration strings (`250ms`, `1h30m`).
 //! - [`keys`]: the etcd key layout under a configurable prefix.
+//! - [`table`]: the compiled route table, split into independently versioned
+//!   parts, with diff/apply, content hashes and Gateway API precedence keys.
+//! - [`wire`]: the controller → router messages.
 
 pub mod duration;
 pub mod keys;
 pub mod model;
 pub mod parse;
 pub mod spec;
+pub mod table;
 pub mod validate;
+pub mod wire;
 
 pub use model::Resource;
 pub use spec::{Document, Kind};
