@@ -142,7 +142,13 @@ fn table(kind: Kind, items: &[Stored]) -> String {
     for item in items {
         rows.push(row(item));
     }
-    let widths: Vec<usize> = (0..header.len())
+    render_table(&rows)
+}
+
+/// Renders rows (the first is the header) with aligned columns.
+pub(super) fn render_table(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
         .map(|c| {
             rows.iter()
                 .filter_map(|r| r.get(c))
@@ -152,7 +158,7 @@ fn table(kind: Kind, items: &[Stored]) -> String {
         })
         .collect();
     let mut out = String::new();
-    for r in &rows {
+    for r in rows {
         let line: Vec<String> = r
             .iter()
             .enumerate()
@@ -211,12 +217,8 @@ fn row(item: &Stored) -> Vec<String> {
             let mut backends: Vec<String> = Vec::new();
             for rule in &r.spec.rules {
                 for b in &rule.backend_refs {
-                    let entry = match b.weight {
-                        Some(w) => format!("{}({w})", b.name),
-                        None => b.name.clone(),
-                    };
-                    if !backends.contains(&entry) {
-                        backends.push(entry);
+                    if !backends.contains(&b.name) {
+                        backends.push(b.name.clone());
                     }
                 }
             }
@@ -275,7 +277,7 @@ mod tests {
         );
         assert_eq!(
             lines[1],
-            "demo             demo.example.com  1      v1(90),v2(10)"
+            "demo             demo.example.com  1      v1,v2"
         );
         assert_eq!(lines[2], "catch-all-route  *                 1      -");
     }

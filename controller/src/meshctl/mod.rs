@@ -10,10 +10,13 @@
 //!   etcd transaction).
 //! - [`get`]: `get` and `delete`, with table, JSON and YAML output.
 //! - [`register`]: `register`, an endpoint kept alive on a lease.
+//! - [`status`]: `status`, routers and the revision each serves, rejected
+//!   resources and why.
 
 pub mod apply;
 pub mod get;
 pub mod register;
+pub mod status;
 
 use crate::store::{Store, StoreError, StoreSettings};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -83,6 +86,9 @@ pub enum Command {
     /// SIGTERM/SIGINT, which removes it at once. If this process dies, the
     /// endpoint disappears when the lease expires (after --ttl).
     Register(register::RegisterArgs),
+    /// Show every router with the revision it serves against the published
+    /// one, and every resource rejected (or accepted with a warning) and why.
+    Status,
 }
 
 /// Output formats of `get`.
@@ -160,6 +166,7 @@ pub async fn run(cli: Cli) -> Result<(), MeshctlError> {
         }
         Command::Delete { kind, name } => get::delete(&ctx, parse_kind(&kind)?, &name).await,
         Command::Register(args) => register::register(&ctx, args).await,
+        Command::Status => status::status(&ctx).await,
     }
 }
 
