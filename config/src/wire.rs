@@ -23,6 +23,34 @@ pub const REPORT_PATH: &str = "/v1/report";
 /// The content type of the stream.
 pub const STREAM_CONTENT_TYPE: &str = "application/x-ndjson";
 
+/// The longest router id accepted.
+pub const MAX_ROUTER_ID_LEN: usize = 128;
+
+/// Checks a router id (`--id`, the `router` query parameter, [`Report::router`]):
+/// 1 to [`MAX_ROUTER_ID_LEN`] ASCII letters, digits, `.`, `_`, `-` or `:`
+/// (so `host:8080` works and the id is safe in an etcd key and a URL). The
+/// error is a one-line reason.
+pub fn check_router_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("router id is empty".to_owned());
+    }
+    if id.len() > MAX_ROUTER_ID_LEN {
+        return Err(format!(
+            "router id is {} bytes long; at most {MAX_ROUTER_ID_LEN} allowed",
+            id.len()
+        ));
+    }
+    match id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':')))
+    {
+        Some(c) => Err(format!(
+            "router id {id:?} contains {c:?}; only ASCII letters, digits, '.', '_', '-' and ':' allowed"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// One message from a controller to a router: one line of the stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
@@ -45,7 +73,9 @@ pub enum ToRouter {
         #[serde(flatten)]
         changes: Changes,
     },
-    /// Nothing changed; the controller is alive and serves `revision`.
+    /// Nothing changed; the controller is alive and serves `revision`
+    /// (the table this stream last sent). Revision 0 with hash 0: the
+    /// controller has no table yet.
     #[serde(rename_all = "camelCase")]
     Heartbeat { revision: i64, table_hash: u64 },
 }
@@ -114,7 +144,10 @@ mod tests {
         for msg in msgs {
             let line = serde_json::to_string(&msg).expect("serializes");
             assert!(!line.contains('\n'));
-            assert_eq!(serde_json::from_str::<ToRouter>(&line).expect("parses"), msg);
+            assert_eq!(
+                serde_json::from_str::<ToRouter>(&line).expect("parses"),
+                msg
+            );
         }
         let report = Report {
             router: "r1".into(),
@@ -126,7 +159,36 @@ mod tests {
             },
         };
         let json = serde_json::to_string(&report).expect("serializes");
-        assert!(json.contains(r#""outcome":"rejected","reason":"bad""#), "{json}");
-        assert_eq!(serde_json::from_str::<Report>(&json).expect("parses"), report);
+        assert!(
+            json.contains(r#""outcome":"rejected","reason":"bad""#),
+            "{json}"
+        );
+        assert_eq!(
+            serde_json::from_str::<Report>(&json).expect("parses"),
+            report
+        );
+    }
+
+    #[test]
+    fn router_ids() {
+        for ok in [
+            "r1",
+            "host-a.example:8080",
+            "a_b",
+            &"x".repeat(MAX_ROUTER_ID_LEN),
+        ] {
+            assert_eq!(check_router_id(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "a/b",
+            "a b",
+            "é",
+            "a\n",
+            &"x".repeat(MAX_ROUTER_ID_LEN + 1),
+        ] {
+            let err = check_router_id(bad).expect_err(bad);
+            assert!(!err.contains('\n'), "{err}");
+        }
     }
 }

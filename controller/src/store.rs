@@ -4,27 +4,32 @@
 //! that tells an unreachable etcd ([`StoreError::Unreachable`]) from etcd
 //! refusing a request ([`StoreError::Etcd`]), so `meshctl` can exit 2 for the
 //! former. [`Registration`] keeps one key alive on a lease (an instance
-//! registering its endpoint).
+//! registering its endpoint). Also: ranged reads at a chosen revision and
+//! watches (`range`), batched writes with leases ([`WriteOp`]), and lease
+//! primitives (grant, one keep-alive, revoke) for callers that keep their
+//! own lease loop.
 //!
 //! Every request is bounded by [`StoreSettings::request_timeout`]: an etcd
 //! that does not answer yields `Unreachable`, never a hang.
 
 mod error;
+mod lease;
+mod range;
 mod registration;
+mod write;
 
 use std::time::Duration;
 
-use etcd_client::{Client, ConnectOptions, DeleteOptions, GetOptions, Txn, TxnOp};
+use etcd_client::{Client, ConnectOptions, DeleteOptions, Txn, TxnOp};
 
 pub use error::StoreError;
 use error::{classify, no_answer};
+pub use lease::KeepAlive;
 pub use registration::Registration;
+pub use write::WriteOp;
 
 /// etcd's default `--max-txn-ops`: the most operations one transaction may hold.
 pub const MAX_TXN_OPS: usize = 128;
-
-/// Keys fetched per request by [`Store::list_prefix`].
-const LIST_PAGE: i64 = 512;
 
 /// Largest response accepted from etcd (tonic's default is 4 MiB).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
@@ -70,16 +75,19 @@ pub struct KeyValue {
     pub value: Vec<u8>,
     /// The lease the key is attached to, 0 for none.
     pub lease: i64,
+    /// The revision the key was created at (since its last deletion).
+    pub create_revision: i64,
     /// The revision of the last change to this key.
     pub mod_revision: i64,
 }
 
 impl KeyValue {
-    fn from_etcd(kv: &etcd_client::KeyValue) -> KeyValue {
+    pub(crate) fn from_etcd(kv: &etcd_client::KeyValue) -> KeyValue {
         KeyValue {
             key: String::from_utf8_lossy(kv.key()).into_owned(),
             value: kv.value().to_vec(),
             lease: kv.lease(),
+            create_revision: kv.create_revision(),
             mod_revision: kv.mod_revision(),
         }
     }
@@ -208,40 +216,12 @@ impl Store {
     /// so the result is one consistent snapshot.
     pub async fn list_prefix(&self, prefix: &str) -> Result<(i64, Vec<KeyValue>), StoreError> {
         let end = prefix_range_end(prefix.as_bytes());
-        let mut start = if prefix.is_empty() {
+        let start = if prefix.is_empty() {
             vec![0]
         } else {
             prefix.as_bytes().to_vec()
         };
-        let mut at_revision = 0;
-        let mut items = Vec::new();
-        loop {
-            let mut options = GetOptions::new()
-                .with_range(end.clone())
-                .with_limit(LIST_PAGE);
-            if at_revision > 0 {
-                options = options.with_revision(at_revision);
-            }
-            let mut kv = self
-                .client
-                .kv_client()
-                .max_decoding_message_size(MAX_RESPONSE_BYTES);
-            let key = start.clone();
-            let resp = self
-                .request(async move { kv.get(key, Some(options)).await })
-                .await?;
-            if at_revision == 0 {
-                at_revision = revision(resp.header(), "range")?;
-            }
-            items.extend(resp.kvs().iter().map(KeyValue::from_etcd));
-            match resp.kvs().last() {
-                Some(last) if resp.more() => {
-                    start = last.key().to_vec();
-                    start.push(0);
-                }
-                _ => return Ok((at_revision, items)),
-            }
-        }
+        self.list_range(start, end, 0).await
     }
 
     /// Deletes one key; returns whether it existed.
@@ -310,7 +290,7 @@ fn revision(
 /// The end of etcd's key range for `prefix`: the prefix with its last byte
 /// below 0xff incremented and the rest dropped; `\0` (to the end of the key
 /// space) for an empty or all-0xff prefix.
-fn prefix_range_end(prefix: &[u8]) -> Vec<u8> {
+pub fn prefix_range_end(prefix: &[u8]) -> Vec<u8> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < 0xff {

@@ -43,6 +43,30 @@ impl StoreError {
         matches!(self, StoreError::Unreachable { .. })
     }
 
+    /// Whether etcd refused a read or watch because the revision asked for
+    /// was compacted away.
+    pub fn is_compacted(&self) -> bool {
+        match self {
+            StoreError::Etcd(etcd_client::Error::GRpcStatus(status)) => {
+                i32::from(status.code()) == GRPC_OUT_OF_RANGE
+                    && status.message().contains("compacted")
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether etcd no longer knows a lease (it expired or was revoked).
+    pub fn is_lease_not_found(&self) -> bool {
+        match self {
+            StoreError::Etcd(etcd_client::Error::LeaseKeepAliveError(_)) => true,
+            StoreError::Etcd(etcd_client::Error::GRpcStatus(status)) => {
+                i32::from(status.code()) == GRPC_NOT_FOUND
+                    && status.message().contains("lease not found")
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the caller's input is at fault (bad endpoints, too large a
     /// transaction) rather than etcd being unreachable or failing.
     pub fn is_input_error(&self) -> bool {
@@ -64,6 +88,10 @@ pub(super) fn no_answer(endpoints: &str, limit: Duration) -> StoreError {
 const GRPC_CANCELLED: i32 = 1;
 const GRPC_DEADLINE_EXCEEDED: i32 = 4;
 const GRPC_UNAVAILABLE: i32 = 14;
+/// etcd's code for a compacted (or future) revision.
+const GRPC_OUT_OF_RANGE: i32 = 11;
+/// etcd's code for an unknown lease.
+const GRPC_NOT_FOUND: i32 = 5;
 
 /// Splits etcd-client errors into unreachable (transport failures, timeouts,
 /// etcd unavailable) and everything else (etcd answered and refused).
