@@ -15,10 +15,13 @@
 //! - [`keys`]: the etcd key layout under a configurable prefix.
 //! - [`table`]: the compiled route table, split into independently versioned
 //!   parts, with diff/apply, content hashes and Gateway API precedence keys.
+//! - [`lookup`]: the router's route lookup: an index of a table that finds
+//!   the route, rule and match serving a request (Gateway API semantics).
 //! - [`wire`]: the controller → router messages.
 
 pub mod duration;
 pub mod keys;
+pub mod lookup;
 pub mod model;
 pub mod parse;
 pub mod spec;

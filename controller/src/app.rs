@@ -113,9 +113,7 @@ impl Handle {
 
     /// Waits until the controller has stopped (after its shutdown signal).
     pub async fn wait(self) -> Result<(), AppError> {
-        self.task
-            .await
-            .map_err(|e| AppError::Task(e.to_string()))?
+        self.task.await.map_err(|e| AppError::Task(e.to_string()))?
     }
 }
 
@@ -189,7 +187,11 @@ pub async fn run(
         ready_tx.clone(),
     ));
     let readiness = tokio::spawn(follow_connection(connected_rx, ready_tx, stopped()));
-    let fleet = tokio::spawn(forward_fleet(publisher.clone(), statuses.clone(), stopped()));
+    let fleet = tokio::spawn(forward_fleet(
+        publisher.clone(),
+        statuses.clone(),
+        stopped(),
+    ));
 
     let app = admin::router(publisher, metrics.clone(), ready_rx);
     let serve = admin::serve(listener, app, stopped());
@@ -259,7 +261,9 @@ async fn compile_loop(
                 return;
             }
         };
-        metrics.compile_seconds.observe(started.elapsed().as_secs_f64());
+        metrics
+            .compile_seconds
+            .observe(started.elapsed().as_secs_f64());
         metrics.compiles.inc();
         metrics.etcd_revision.set(mirror.revision);
         for (kind, state, n) in compiled.counts.iter() {

@@ -104,7 +104,10 @@ mod tests {
         assert!(m.apply(SyncEvent::Changes {
             revision: 6,
             changes: vec![
-                Change::Put { key: "b".into(), value: v(6) },
+                Change::Put {
+                    key: "b".into(),
+                    value: v(6)
+                },
                 Change::Delete { key: "a".into() },
             ],
         }));

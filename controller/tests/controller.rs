@@ -145,19 +145,34 @@ async fn resource_status(client: &mut Client, key: &str) -> Result<Option<Resour
 async fn a_put_at_revision_n_reaches_the_subscriber_at_n() -> Result<()> {
     let etcd = Etcd::start().await?;
     let mut client = etcd.client().await?;
-    put(&mut client, "/mesh/services/orders", &service_json("orders")).await?;
+    put(
+        &mut client,
+        "/mesh/services/orders",
+        &service_json("orders"),
+    )
+    .await?;
     let controller = Controller::start(&etcd).await?;
     let mut follower = Follower::connect(&controller, "r1").await?;
     let first = follower
-        .until("the first table", Duration::from_secs(10), |t| t.services().count() == 1)
+        .until("the first table", Duration::from_secs(10), |t| {
+            t.services().count() == 1
+        })
         .await?;
     assert!(first.routes().next().is_none());
 
-    let n = put(&mut client, "/mesh/routes/shop", &route_json("shop", "shop.example.com", "orders")).await?;
+    let n = put(
+        &mut client,
+        "/mesh/routes/shop",
+        &route_json("shop", "shop.example.com", "orders"),
+    )
+    .await?;
     let t = follower
         .until("revision N", Duration::from_secs(10), |t| t.revision >= n)
         .await?;
-    assert_eq!(t.revision, n, "the table is versioned by the etcd revision of the put");
+    assert_eq!(
+        t.revision, n,
+        "the table is versioned by the etcd revision of the put"
+    );
     assert!(has_route(&t, "shop"));
 
     // Deleting is a change too.
@@ -204,7 +219,12 @@ async fn a_burst_of_1000_puts_ends_at_the_final_revision_in_few_compiles() -> Re
             let mut last = 0;
             for i in 0..50 {
                 let name = format!("r-{w}-{i}");
-                last = put(&mut c, &format!("/mesh/routes/{name}"), &route_json(&name, "a.example.com", "s")).await?;
+                last = put(
+                    &mut c,
+                    &format!("/mesh/routes/{name}"),
+                    &route_json(&name, "a.example.com", "s"),
+                )
+                .await?;
             }
             anyhow::Ok(last)
         }));
@@ -214,13 +234,18 @@ async fn a_burst_of_1000_puts_ends_at_the_final_revision_in_few_compiles() -> Re
         last = last.max(w.await??);
     }
     let t = follower
-        .until("the final revision", Duration::from_secs(30), |t| t.revision >= last)
+        .until("the final revision", Duration::from_secs(30), |t| {
+            t.revision >= last
+        })
         .await?;
     assert_eq!(t.routes().count(), 1000);
     assert_eq!(t.revision, last);
     let compiles = controller.handle().metrics().compiles.get() - compiles_before;
     println!("1000 puts: {compiles} compiles");
-    assert!(compiles < 500, "{compiles} compiles for 1000 puts: not coalesced");
+    assert!(
+        compiles < 500,
+        "{compiles} compiles for 1000 puts: not coalesced"
+    );
     controller.stop().await
 }
 
@@ -232,14 +257,26 @@ async fn converges_after_compaction_and_new_writes() -> Result<()> {
     let mut follower = Follower::connect(&controller, "r1").await?;
     let mut rev = 0;
     for i in 0..20 {
-        rev = put(&mut client, "/mesh/routes/churn", &route_json("churn", &format!("h{i}.example.com"), "s")).await?;
+        rev = put(
+            &mut client,
+            "/mesh/routes/churn",
+            &route_json("churn", &format!("h{i}.example.com"), "s"),
+        )
+        .await?;
     }
     client
         .compact(rev, Some(CompactionOptions::new().with_physical()))
         .await?;
-    let n = put(&mut client, "/mesh/routes/after", &route_json("after", "after.example.com", "s")).await?;
+    let n = put(
+        &mut client,
+        "/mesh/routes/after",
+        &route_json("after", "after.example.com", "s"),
+    )
+    .await?;
     let t = follower
-        .until("the write after compaction", Duration::from_secs(15), |t| t.revision >= n)
+        .until("the write after compaction", Duration::from_secs(15), |t| {
+            t.revision >= n
+        })
         .await?;
     assert!(has_route(&t, "after") && has_route(&t, "churn"));
     controller.stop().await
@@ -249,29 +286,49 @@ async fn converges_after_compaction_and_new_writes() -> Result<()> {
 async fn killing_and_restarting_etcd_loses_no_update() -> Result<()> {
     let mut etcd = Etcd::start().await?;
     let mut client = etcd.client().await?;
-    put(&mut client, "/mesh/routes/before", &route_json("before", "b.example.com", "s")).await?;
+    put(
+        &mut client,
+        "/mesh/routes/before",
+        &route_json("before", "b.example.com", "s"),
+    )
+    .await?;
     let controller = Controller::start(&etcd).await?;
     let mut follower = Follower::connect(&controller, "r1").await?;
     follower
-        .until("the route written before", Duration::from_secs(10), |t| has_route(t, "before"))
+        .until("the route written before", Duration::from_secs(10), |t| {
+            has_route(t, "before")
+        })
         .await?;
 
     etcd.kill()?;
     // The controller says etcd is gone, and keeps serving its table.
-    eventually("/ready to report etcd unreachable", Duration::from_secs(20), || async {
-        let (code, body) = controller.get("/ready").await?;
-        ensure!(code == 503 && body.contains("etcd"), "{code} {body}");
-        Ok(())
-    })
+    eventually(
+        "/ready to report etcd unreachable",
+        Duration::from_secs(20),
+        || async {
+            let (code, body) = controller.get("/ready").await?;
+            ensure!(code == 503 && body.contains("etcd"), "{code} {body}");
+            Ok(())
+        },
+    )
     .await?;
     let (_, table) = controller.get("/v1/table").await?;
     assert!(table.contains("before"), "still serving the last table");
 
     etcd.restart().await?;
     let mut client = etcd.client().await?;
-    let n = put(&mut client, "/mesh/routes/after", &route_json("after", "a.example.com", "s")).await?;
+    let n = put(
+        &mut client,
+        "/mesh/routes/after",
+        &route_json("after", "a.example.com", "s"),
+    )
+    .await?;
     let t = follower
-        .until("the write after the restart", Duration::from_secs(30), |t| t.revision >= n)
+        .until(
+            "the write after the restart",
+            Duration::from_secs(30),
+            |t| t.revision >= n,
+        )
         .await?;
     assert!(has_route(&t, "before") && has_route(&t, "after"));
     eventually("/ready again", Duration::from_secs(20), || async {
@@ -287,12 +344,24 @@ async fn killing_and_restarting_etcd_loses_no_update() -> Result<()> {
 async fn an_invalid_route_is_rejected_and_everything_else_keeps_serving() -> Result<()> {
     let etcd = Etcd::start().await?;
     let mut client = etcd.client().await?;
-    put(&mut client, "/mesh/services/orders", &service_json("orders")).await?;
-    put(&mut client, "/mesh/routes/good", &route_json("good", "good.example.com", "orders")).await?;
+    put(
+        &mut client,
+        "/mesh/services/orders",
+        &service_json("orders"),
+    )
+    .await?;
+    put(
+        &mut client,
+        "/mesh/routes/good",
+        &route_json("good", "good.example.com", "orders"),
+    )
+    .await?;
     let controller = Controller::start(&etcd).await?;
     let mut follower = Follower::connect(&controller, "r1").await?;
     let before = follower
-        .until("the good table", Duration::from_secs(10), |t| has_route(t, "good"))
+        .until("the good table", Duration::from_secs(10), |t| {
+            has_route(t, "good")
+        })
         .await?;
 
     let bad = r#"{"kind":"Route","name":"bad","spec":{"hostnames":["Not_A_Host"],"rules":[{"backendRefs":[{"name":"orders","weight":-1}]}]}}"#;
@@ -308,8 +377,20 @@ async fn an_invalid_route_is_rejected_and_everything_else_keeps_serving() -> Res
     .await?;
     assert_eq!(status.state, State::Rejected);
     assert_eq!(status.revision, n);
-    assert!(status.reasons.iter().any(|r| r.contains("spec.hostnames[0]")), "{status:?}");
-    assert!(status.reasons.iter().any(|r| r.contains("spec.rules[0].backendRefs[0].weight")), "{status:?}");
+    assert!(
+        status
+            .reasons
+            .iter()
+            .any(|r| r.contains("spec.hostnames[0]")),
+        "{status:?}"
+    );
+    assert!(
+        status
+            .reasons
+            .iter()
+            .any(|r| r.contains("spec.rules[0].backendRefs[0].weight")),
+        "{status:?}"
+    );
 
     // The rest of the table is exactly what it was.
     let good = resource_status(&mut client, "/mesh/status/resources/routes/good").await?;
@@ -319,18 +400,30 @@ async fn an_invalid_route_is_rejected_and_everything_else_keeps_serving() -> Res
     assert_eq!(now.hash(), before.hash());
 
     // A backendRef to a missing service: accepted, and the status says why.
-    put(&mut client, "/mesh/routes/dangling", &route_json("dangling", "d.example.com", "nowhere")).await?;
-    let status = eventually("the dangling route's status", Duration::from_secs(10), || {
-        let mut c = client.clone();
-        async move {
-            resource_status(&mut c, "/mesh/status/resources/routes/dangling")
-                .await?
-                .context("no status yet")
-        }
-    })
+    put(
+        &mut client,
+        "/mesh/routes/dangling",
+        &route_json("dangling", "d.example.com", "nowhere"),
+    )
+    .await?;
+    let status = eventually(
+        "the dangling route's status",
+        Duration::from_secs(10),
+        || {
+            let mut c = client.clone();
+            async move {
+                resource_status(&mut c, "/mesh/status/resources/routes/dangling")
+                    .await?
+                    .context("no status yet")
+            }
+        },
+    )
     .await?;
     assert_eq!(status.state, State::Accepted);
-    assert!(status.reasons.iter().any(|r| r.contains("nowhere")), "{status:?}");
+    assert!(
+        status.reasons.iter().any(|r| r.contains("nowhere")),
+        "{status:?}"
+    );
     controller.stop().await
 }
 
@@ -338,14 +431,28 @@ async fn an_invalid_route_is_rejected_and_everything_else_keeps_serving() -> Res
 async fn two_controllers_compile_identical_tables_and_publish_router_status() -> Result<()> {
     let etcd = Etcd::start().await?;
     let mut client = etcd.client().await?;
-    put(&mut client, "/mesh/services/orders", &service_json("orders")).await?;
-    let n = put(&mut client, "/mesh/routes/shop", &route_json("shop", "shop.example.com", "orders")).await?;
+    put(
+        &mut client,
+        "/mesh/services/orders",
+        &service_json("orders"),
+    )
+    .await?;
+    let n = put(
+        &mut client,
+        "/mesh/routes/shop",
+        &route_json("shop", "shop.example.com", "orders"),
+    )
+    .await?;
     let a = Controller::start(&etcd).await?;
     let b = Controller::start(&etcd).await?;
     let mut fa = Follower::connect(&a, "ra").await?;
     let mut fb = Follower::connect(&b, "rb").await?;
-    let ta = fa.until("table a", Duration::from_secs(10), |t| t.revision >= n).await?;
-    let tb = fb.until("table b", Duration::from_secs(10), |t| t.revision >= n).await?;
+    let ta = fa
+        .until("table a", Duration::from_secs(10), |t| t.revision >= n)
+        .await?;
+    let tb = fb
+        .until("table b", Duration::from_secs(10), |t| t.revision >= n)
+        .await?;
     assert_eq!(serde_json::to_string(&ta)?, serde_json::to_string(&tb)?);
 
     // Router reports land in the fleet view and in etcd, on a lease.
@@ -367,7 +474,10 @@ async fn two_controllers_compile_identical_tables_and_publish_router_status() ->
             let resp = c.get("/mesh/status/routers/ra", None).await?;
             let kv = resp.kvs().first().context("not yet")?;
             let status: RouterStatus = serde_json::from_slice(kv.value())?;
-            ensure!(status.revision == ta.revision, "not the reported revision yet: {status:?}");
+            ensure!(
+                status.revision == ta.revision,
+                "not the reported revision yet: {status:?}"
+            );
             anyhow::Ok(status)
         }
     })

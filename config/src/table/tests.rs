@@ -105,7 +105,11 @@ fn precedence_follows_gateway_api() {
     let with_method = MatchKey::new(&m(PathMatch::Prefix("/a".into()), true, 0), 9, "z", 0, 0);
     let with_headers = MatchKey::new(&m(PathMatch::Prefix("/a".into()), false, 2), 9, "z", 0, 0);
     let regex = MatchKey::new(
-        &m(PathMatch::Regex(Pattern::parse("/.*").expect("valid")), true, 5),
+        &m(
+            PathMatch::Regex(Pattern::parse("/.*").expect("valid")),
+            true,
+            5,
+        ),
         1,
         "a",
         0,

@@ -275,10 +275,7 @@ mod tests {
             lines[0],
             "NAME             HOSTNAMES         RULES  BACKENDS"
         );
-        assert_eq!(
-            lines[1],
-            "demo             demo.example.com  1      v1,v2"
-        );
+        assert_eq!(lines[1], "demo             demo.example.com  1      v1,v2");
         assert_eq!(lines[2], "catch-all-route  *                 1      -");
     }
 

@@ -35,20 +35,38 @@ pub async fn status(ctx: &Context) -> Result<(), MeshctlError> {
 }
 
 /// The whole report as text.
-fn render(revision: i64, routers: &[RouterStatus], resources: &[(String, ResourceStatus)]) -> String {
+fn render(
+    revision: i64,
+    routers: &[RouterStatus],
+    resources: &[(String, ResourceStatus)],
+) -> String {
     let mut out = format!("etcd revision {revision}\n\n");
     if routers.is_empty() {
         out.push_str("no router is connected to a controller\n");
     } else {
-        let current = routers.iter().map(|r| r.published_revision).max().unwrap_or(0);
-        let mut rows = vec![["ROUTER", "CONTROLLER", "SERVES", "PUBLISHED", "LAG", "STATE"]
-            .map(str::to_owned)
-            .to_vec()];
+        let current = routers
+            .iter()
+            .map(|r| r.published_revision)
+            .max()
+            .unwrap_or(0);
+        let mut rows = vec![[
+            "ROUTER",
+            "CONTROLLER",
+            "SERVES",
+            "PUBLISHED",
+            "LAG",
+            "STATE",
+        ]
+        .map(str::to_owned)
+        .to_vec()];
         for r in routers {
             let state = match (&r.rejected, r.lag()) {
                 (Some(reason), _) => format!("STALE: rejected the table: {reason}"),
                 (None, 0) => "current".to_owned(),
-                (None, lag) => format!("STALE: {lag} revision{} behind", if lag == 1 { "" } else { "s" }),
+                (None, lag) => format!(
+                    "STALE: {lag} revision{} behind",
+                    if lag == 1 { "" } else { "s" }
+                ),
             };
             rows.push(vec![
                 r.router.clone(),
@@ -59,7 +77,10 @@ fn render(revision: i64, routers: &[RouterStatus], resources: &[(String, Resourc
                 state,
             ]);
         }
-        let stale = routers.iter().filter(|r| r.lag() > 0 || r.rejected.is_some()).count();
+        let stale = routers
+            .iter()
+            .filter(|r| r.lag() > 0 || r.rejected.is_some())
+            .count();
         out.push_str(&format!(
             "{} router{} ({} stale); newest published table: revision {current}\n",
             routers.len(),
@@ -69,14 +90,26 @@ fn render(revision: i64, routers: &[RouterStatus], resources: &[(String, Resourc
         out.push_str(&render_table(&rows));
     }
     out.push('\n');
-    let accepted = resources.iter().filter(|(_, s)| s.state == State::Accepted).count();
+    let accepted = resources
+        .iter()
+        .filter(|(_, s)| s.state == State::Accepted)
+        .count();
     let rejected = resources.len() - accepted;
-    out.push_str(&format!("{accepted} resources accepted, {rejected} rejected\n"));
-    let mut rows = vec![["RESOURCE", "STATE", "REVISION", "REASON"].map(str::to_owned).to_vec()];
+    out.push_str(&format!(
+        "{accepted} resources accepted, {rejected} rejected\n"
+    ));
+    let mut rows = vec![["RESOURCE", "STATE", "REVISION", "REASON"]
+        .map(str::to_owned)
+        .to_vec()];
     for (id, s) in resources.iter().filter(|(_, s)| !s.reasons.is_empty()) {
         for (i, reason) in s.reasons.iter().enumerate() {
             rows.push(if i == 0 {
-                vec![id.clone(), s.state.as_str().to_owned(), s.revision.to_string(), reason.clone()]
+                vec![
+                    id.clone(),
+                    s.state.as_str().to_owned(),
+                    s.revision.to_string(),
+                    reason.clone(),
+                ]
             } else {
                 vec![String::new(), String::new(), String::new(), reason.clone()]
             });
@@ -126,11 +159,27 @@ mod tests {
             ),
         ];
         let text = render(25, &routers, &resources);
-        assert!(text.contains("2 routers (1 stale); newest published table: revision 20"), "{text}");
-        assert!(text.lines().any(|l| l.starts_with("r1 ") && l.ends_with("current")), "{text}");
-        assert!(text.lines().any(|l| l.starts_with("r2 ") && l.contains("STALE: 8 revisions behind")), "{text}");
+        assert!(
+            text.contains("2 routers (1 stale); newest published table: revision 20"),
+            "{text}"
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("r1 ") && l.ends_with("current")),
+            "{text}"
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("r2 ") && l.contains("STALE: 8 revisions behind")),
+            "{text}"
+        );
         assert!(text.contains("1 resources accepted, 1 rejected"), "{text}");
-        assert!(text.lines().any(|l| l.starts_with("route bad") && l.contains("rejected") && l.contains("must be lower-case")), "{text}");
+        assert!(
+            text.lines().any(|l| l.starts_with("route bad")
+                && l.contains("rejected")
+                && l.contains("must be lower-case")),
+            "{text}"
+        );
         assert!(!text.contains("service ok"), "{text}");
     }
 }

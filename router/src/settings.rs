@@ -1,0 +1,78 @@
+//! What a router needs to run: listeners, controllers, state, threads and
+//! shutdown timing. Built by the binary from flags and environment, or by
+//! tests directly; libraries never read the environment themselves.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything [`crate::app::run`] needs; [`Settings::new`] gives the
+/// defaults of DESIGN.md.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The plain HTTP listener. Port 0 picks a free port (the handle tells
+    /// which).
+    pub listen: SocketAddr,
+    /// The admin listener (`/metrics`, `/live`, `/ready`, `/table`); port 0
+    /// picks a free port.
+    pub admin: SocketAddr,
+    /// The TLS listener (not served yet).
+    pub tls_listen: Option<SocketAddr>,
+    /// Controller URLs (`http://host:port`), followed by the sync module.
+    pub controllers: Vec<String>,
+    /// Where the last good table is kept across restarts.
+    pub state_dir: Option<PathBuf>,
+    /// This router's id in reports; default `<hostname>:<listen port>`.
+    pub id: Option<String>,
+    /// Worker threads of the proxy.
+    pub threads: usize,
+    /// On shutdown: how long the listener keeps accepting after the signal
+    /// (lets load balancers notice), then how long in-flight requests get to
+    /// finish.
+    pub grace_period: Duration,
+    pub graceful_shutdown_timeout: Duration,
+    /// Backoff between retry attempts when a rule's retry policy sets none.
+    pub default_retry_backoff: Duration,
+    /// Most mirrored requests in flight at once; more are dropped.
+    pub max_mirrors_in_flight: usize,
+}
+
+impl Settings {
+    /// The defaults: listen on 127.0.0.1:8080, admin on 127.0.0.1:9901,
+    /// controller at 127.0.0.1:7300, two worker threads, one second of grace
+    /// and five of shutdown timeout.
+    pub fn new() -> Settings {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            admin: SocketAddr::from(([127, 0, 0, 1], 9901)),
+            tls_listen: None,
+            controllers: vec!["http://127.0.0.1:7300".to_owned()],
+            state_dir: None,
+            id: None,
+            threads: 2,
+            grace_period: Duration::from_secs(1),
+            graceful_shutdown_timeout: Duration::from_secs(5),
+            default_retry_backoff: Duration::from_millis(25),
+            max_mirrors_in_flight: 256,
+        }
+    }
+
+    /// Settings for tests: every listener on 127.0.0.1 port 0, no
+    /// controllers, no grace period.
+    pub fn local() -> Settings {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin: SocketAddr::from(([127, 0, 0, 1], 0)),
+            controllers: Vec::new(),
+            grace_period: Duration::ZERO,
+            graceful_shutdown_timeout: Duration::from_secs(1),
+            ..Settings::new()
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings::new()
+    }
+}
