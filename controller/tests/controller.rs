@@ -424,6 +424,26 @@ async fn an_invalid_route_is_rejected_and_everything_else_keeps_serving() -> Res
         status.reasons.iter().any(|r| r.contains("nowhere")),
         "{status:?}"
     );
+
+    // meshctl status shows both, with their reasons.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshctl"))
+        .args(["--etcd", &etcd.endpoint(), "status"])
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("route bad")
+            && l.contains("rejected")
+            && l.contains("spec.hostnames[0]")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("route dangling")
+            && l.contains("accepted")
+            && l.contains("nowhere")),
+        "{text}"
+    );
+    assert!(text.contains("3 resources accepted, 1 rejected"), "{text}");
     controller.stop().await
 }
 
