@@ -45,11 +45,15 @@ pub struct Metrics {
     connect_errors: IntCounterVec,
     /// `mesh_router_downstream_requests_in_flight`: requests being served.
     pub in_flight: IntGauge,
-    /// `mesh_router_downstream_connections_total`: connections that sent a
-    /// first request (keep-alive reuse is not counted).
-    pub downstream_connections: IntCounter,
+    /// `mesh_router_downstream_connections_open`: HTTP/1 connections open
+    /// (counted from their first request until they close; an HTTP/2
+    /// stream counts as one while it is served).
+    pub downstream_connections: IntGauge,
     /// `mesh_router_table_revision`: revision of the table served (0: none).
     pub table_revision: IntGauge,
+    /// `mesh_router_table_stale`: 1 while the table served was loaded from
+    /// the state dir and no controller has answered yet.
+    pub table_stale: IntGauge,
     /// `mesh_router_table_swaps_total`: tables swapped in.
     pub table_swaps: IntCounter,
     /// `mesh_router_table_rejects_total`: tables refused (kept the old one).
@@ -117,13 +121,17 @@ impl Metrics {
             "mesh_router_downstream_requests_in_flight",
             "Requests being served",
         )?;
-        let downstream_connections = IntCounter::new(
-            "mesh_router_downstream_connections_total",
-            "Downstream connections that sent a first request",
+        let downstream_connections = IntGauge::new(
+            "mesh_router_downstream_connections_open",
+            "Downstream connections open",
         )?;
         let table_revision = IntGauge::new(
             "mesh_router_table_revision",
             "Revision of the route table served (0: none)",
+        )?;
+        let table_stale = IntGauge::new(
+            "mesh_router_table_stale",
+            "1 while serving the table saved on disk, before any controller answered",
         )?;
         let table_swaps = IntCounter::new("mesh_router_table_swaps_total", "Tables swapped in")?;
         let table_rejects = IntCounter::new(
@@ -142,6 +150,7 @@ impl Metrics {
         registry.register(Box::new(in_flight.clone()))?;
         registry.register(Box::new(downstream_connections.clone()))?;
         registry.register(Box::new(table_revision.clone()))?;
+        registry.register(Box::new(table_stale.clone()))?;
         registry.register(Box::new(table_swaps.clone()))?;
         registry.register(Box::new(table_rejects.clone()))?;
         registry.register(Box::new(mirrors.clone()))?;
@@ -155,6 +164,7 @@ impl Metrics {
             in_flight,
             downstream_connections,
             table_revision,
+            table_stale,
             table_swaps,
             table_rejects,
             mirrors,

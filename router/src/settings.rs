@@ -16,8 +16,8 @@ pub struct Settings {
     /// The admin listener (`/metrics`, `/live`, `/ready`, `/table`); port 0
     /// picks a free port.
     pub admin: SocketAddr,
-    /// The TLS listener (not served yet).
-    pub tls_listen: Option<SocketAddr>,
+    /// The TLS listener (HTTP/1.1 and HTTP/2 by ALPN); off when `None`.
+    pub tls_listen: Option<TlsSettings>,
     /// Controller URLs (`http://host:port`), followed by the sync module.
     pub controllers: Vec<String>,
     /// Where the last good table is kept across restarts.
@@ -69,6 +69,18 @@ impl Settings {
             ..Settings::new()
         }
     }
+}
+
+/// The TLS listener: its address and the PEM files of its certificate
+/// chain and private key (read once at start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// Port 0 picks a free port (the handle tells which).
+    pub addr: SocketAddr,
+    /// The certificate chain, leaf first (PEM).
+    pub cert_path: PathBuf,
+    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key_path: PathBuf,
 }
 
 impl Default for Settings {

@@ -18,32 +18,81 @@
 //! regexes, visits every match whose path matches in `MatchKey` order; the
 //! tests check it against a sort.
 
+use super::hash::FastMap;
 use super::request::{query_param, RequestView};
 use super::{IndexedRoute, Matched};
 use crate::model::{Match, PathMatch, ValueMatch};
-use std::collections::HashMap;
+use crate::spec::HttpMethod;
 
-/// Where a match lives: route, rule and match indexes.
+/// A match in the index: where it lives (route, rule and match indexes)
+/// and a summary of its conditions, so that a candidate with none but a
+/// method is decided without reading the match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Cand {
-    pub route: usize,
-    pub rule: usize,
-    pub index: usize,
+    pub route: u32,
+    pub rule: u16,
+    pub index: u16,
+    pub method: Option<HttpMethod>,
+    /// It has header or query conditions.
+    pub more: bool,
 }
 
 impl Cand {
     /// The match this candidate names, with its route and rule.
-    fn resolve(self, routes: &[IndexedRoute]) -> Option<Matched<'_>> {
-        let route = routes.get(self.route)?;
-        let rule = route.route.rules.get(self.rule)?;
-        let matched = rule.matches.get(self.index)?;
+    #[inline]
+    pub fn resolve(self, routes: &[IndexedRoute]) -> Option<Matched<'_>> {
+        let route_index = self.route as usize;
+        let rule_index = usize::from(self.rule);
+        let match_index = usize::from(self.index);
+        let route = routes.get(route_index)?;
+        let rule = route.route.rules.get(rule_index)?;
+        let matched = rule.matches.get(match_index)?;
         Some(Matched {
             route,
-            rule_index: self.rule,
+            route_index,
+            rule_index,
             rule,
-            match_index: self.index,
+            match_index,
             matched,
         })
+    }
+
+    /// True when every condition of the match holds for `req` (its path is
+    /// the index's business).
+    #[inline]
+    fn holds<R: RequestView + ?Sized>(self, routes: &[IndexedRoute], req: &R) -> bool {
+        if let Some(method) = self.method {
+            if method.as_str() != req.method() {
+                return false;
+            }
+        }
+        !self.more
+            || self
+                .resolve(routes)
+                .is_some_and(|m| conditions_hold(m.matched, req))
+    }
+}
+
+/// The candidates under one key, in `MatchKey` order; most keys have one.
+#[derive(Debug, Clone)]
+pub(super) enum Cands {
+    One(Cand),
+    Many(Box<[Cand]>),
+}
+
+impl Cands {
+    #[inline]
+    pub fn as_slice(&self) -> &[Cand] {
+        match self {
+            Cands::One(c) => std::slice::from_ref(c),
+            Cands::Many(cs) => cs,
+        }
+    }
+}
+
+impl Default for Cands {
+    fn default() -> Self {
+        Cands::Many(Box::default())
     }
 }
 
@@ -69,7 +118,7 @@ impl LenSet {
             .is_some_and(|w| w & (1 << (len % 64)) != 0)
     }
 
-    /// One more than the largest length in the set (0 when empty).
+    /// A bound: every length in the set is below it.
     pub fn bound(&self) -> usize {
         self.0.len() * 64
     }
@@ -78,22 +127,27 @@ impl LenSet {
 /// The indexed matches of one host bucket.
 #[derive(Debug, Default)]
 pub(super) struct Bucket {
-    pub exact: HashMap<Box<str>, Box<[Cand]>>,
+    pub exact: FastMap<Cands>,
     /// Every prefix but `/`, stored without a trailing `/`.
-    pub prefixes: HashMap<Box<str>, Box<[Cand]>>,
+    pub prefixes: FastMap<Cands>,
     /// The lengths of the keys of `prefixes`.
     pub prefix_lens: LenSet,
     /// The `PathPrefix /` candidates.
-    pub root: Box<[Cand]>,
+    pub root: Cands,
     pub regexes: Box<[RegexCand]>,
+    /// The literal starts of the regexes, one after the other (read in
+    /// sequence, not through a pointer each).
+    pub literals: Box<[u8]>,
 }
 
-/// A regex path candidate with the literal text every path it matches
-/// starts with: a path without it skips the regex.
-#[derive(Debug, Clone)]
+/// A regex path candidate with where, in the bucket's `literals`, is the
+/// literal text every path it matches starts with: a path without it skips
+/// the regex.
+#[derive(Debug, Clone, Copy)]
 pub(super) struct RegexCand {
     pub cand: Cand,
-    pub literal: Box<str>,
+    pub literal_start: u32,
+    pub literal_end: u32,
 }
 
 impl Bucket {
@@ -105,39 +159,54 @@ impl Bucket {
         routes: &'a [IndexedRoute],
         req: &R,
     ) -> Option<Matched<'a>> {
-        self.walk(routes, req.path(), |m| conditions_hold(m.matched, req))
+        self.walk(routes, req.path(), |c| c.holds(routes, req))?
+            .resolve(routes)
     }
 
-    /// Visits the matches whose path matches `path`, in `MatchKey` order,
-    /// until `visit` accepts one, which is returned.
-    pub fn walk<'a>(
-        &'a self,
-        routes: &'a [IndexedRoute],
+    /// Visits the candidates whose path matches `path`, in `MatchKey`
+    /// order, until `visit` accepts one, which is returned.
+    pub fn walk(
+        &self,
+        routes: &[IndexedRoute],
         path: &str,
-        mut visit: impl FnMut(&Matched<'a>) -> bool,
-    ) -> Option<Matched<'a>> {
-        let mut first = |cands: &'a [Cand]| {
-            cands
-                .iter()
-                .filter_map(|c| c.resolve(routes))
-                .find(|m| visit(m))
-        };
-        if let Some(found) = self.exact.get(path).and_then(|c| first(c)) {
-            return Some(found);
+        mut visit: impl FnMut(Cand) -> bool,
+    ) -> Option<Cand> {
+        let mut first = |cands: &Cands| cands.as_slice().iter().copied().find(|c| visit(*c));
+        let bytes = path.as_bytes();
+        if !self.exact.is_empty() {
+            if let Some(found) = self.exact.get(bytes).and_then(&mut first) {
+                return Some(found);
+            }
         }
         if !self.prefixes.is_empty() {
-            let bytes = path.as_bytes();
-            // Keys are at least two bytes (`/x`); the root is apart.
-            let longest = bytes.len().min(self.prefix_lens.bound());
-            for end in (2..=longest).rev() {
-                let boundary = end == bytes.len() || bytes.get(end) == Some(&b'/');
-                if !boundary || !self.prefix_lens.contains(end) {
-                    continue;
+            // The path cut at each segment boundary, longest first: the
+            // whole path, then before each `/`. Keys are at least two bytes
+            // (`/x`): the root is apart.
+            let bound = self.prefix_lens.bound();
+            let mut probe = |end: usize| {
+                if !self.prefix_lens.contains(end) {
+                    return None;
                 }
-                let cands = path.get(..end).and_then(|p| self.prefixes.get(p));
-                if let Some(found) = cands.and_then(|c| first(c)) {
+                bytes
+                    .get(..end)
+                    .and_then(|p| self.prefixes.get(p))
+                    .and_then(&mut first)
+            };
+            if let Some(found) = probe(bytes.len()) {
+                return Some(found);
+            }
+            let mut before = bytes.len().min(bound);
+            while let Some(slash) = bytes
+                .get(..before)
+                .and_then(|b| b.iter().rposition(|&c| c == b'/'))
+            {
+                if slash < 2 {
+                    break;
+                }
+                if let Some(found) = probe(slash) {
                     return Some(found);
                 }
+                before = slash;
             }
         }
         if let Some(found) = first(&self.root) {
@@ -145,42 +214,24 @@ impl Bucket {
         }
         self.regexes
             .iter()
-            .filter(|r| path.starts_with(&*r.literal))
-            .filter_map(|r| r.cand.resolve(routes))
-            .filter(|m| match &m.matched.path {
-                PathMatch::Regex(p) => p.is_match(path),
-                _ => false,
+            .filter(|r| {
+                let literal = self
+                    .literals
+                    .get(r.literal_start as usize..r.literal_end as usize);
+                literal.is_some_and(|l| bytes.starts_with(l))
             })
-            .find(|m| visit(m))
+            .map(|r| r.cand)
+            .filter(|c| {
+                c.resolve(routes).is_some_and(|m| match &m.matched.path {
+                    PathMatch::Regex(p) => p.is_match(path),
+                    _ => false,
+                })
+            })
+            .find(|c| visit(*c))
     }
 }
 
-/// The literal text at the start of a regex that every whole-input match
-/// starts with (the regex is anchored): the leading characters that are
-/// not special, less the last one when a quantifier that allows zero of it
-/// follows. Conservative: empty for any source with a `|` (an alternation
-/// might be at the top level), and stops at the first escape, class, group
-/// (so at inline flags such as `(?i)`), anchor or space.
-pub(super) fn literal_prefix(source: &str) -> &str {
-    if source.contains('|') {
-        return "";
-    }
-    let special =
-        |c: char| !c.is_ascii() || c.is_ascii_whitespace() || "\\.+*?()|[]{}^$#".contains(c);
-    let end = source.find(special).unwrap_or(source.len());
-    let literal = &source[..end];
-    match source[end..].chars().next() {
-        Some('?' | '*' | '{') => {
-            // The last literal character is optional or counted.
-            let cut = literal.char_indices().last().map_or(0, |(i, _)| i);
-            &literal[..cut]
-        }
-        _ => literal,
-    }
-}
-
-/// True when the method, header and query conditions of `m` hold for `req`
-/// (its path is checked by the index).
+/// True when the method, header and query conditions of `m` hold for `req`.
 #[inline]
 pub(super) fn conditions_hold<R: RequestView + ?Sized>(m: &Match, req: &R) -> bool {
     if let Some(method) = m.method {
@@ -207,6 +258,30 @@ fn value_matches(want: &ValueMatch, got: &str) -> bool {
     match want {
         ValueMatch::Exact(v) => v == got,
         ValueMatch::Regex(p) => p.is_match(got),
+    }
+}
+
+/// The literal text at the start of a regex that every whole-input match
+/// starts with (the regex is anchored): the leading characters that are
+/// not special, less the last one when a quantifier that allows zero of it
+/// follows. Conservative: empty for any source with a `|` (an alternation
+/// might be at the top level), and stops at the first escape, class, group
+/// (so at inline flags such as `(?i)`), anchor or space.
+pub(super) fn literal_prefix(source: &str) -> &str {
+    if source.contains('|') {
+        return "";
+    }
+    let special =
+        |c: char| !c.is_ascii() || c.is_ascii_whitespace() || "\\.+*?()|[]{}^$#".contains(c);
+    let end = source.find(special).unwrap_or(source.len());
+    let literal = &source[..end];
+    match source[end..].chars().next() {
+        Some('?' | '*' | '{') => {
+            // The last literal character is optional or counted.
+            let cut = literal.char_indices().last().map_or(0, |(i, _)| i);
+            &literal[..cut]
+        }
+        _ => literal,
     }
 }
 

@@ -2,7 +2,8 @@
 //! service routes, and sort every match into its host buckets and path
 //! keys in [`MatchKey`] order.
 
-use super::bucket::{literal_prefix, Bucket, Cand, RegexCand};
+use super::bucket::{literal_prefix, Bucket, Cand, Cands, RegexCand};
+use super::hash::Key;
 use super::hosts::Hosts;
 use super::{IndexedRoute, LookupError, RouteOrigin};
 use crate::model::{Backend, Hostname, Match, PathMatch, Resource, Route, Rule, Timeouts};
@@ -166,114 +167,133 @@ fn invalid(part: PartId, doc: &Document, reason: String) -> LookupError {
 }
 
 /// The host buckets of `routes`.
-pub(super) fn hosts(routes: &[IndexedRoute]) -> Hosts {
-    // Every match once, with its key; buckets hold indexes into these.
-    let mut cands = Vec::new();
-    let mut keys = Vec::new();
-    let mut builders: HashMap<Option<&Hostname>, Builder> = HashMap::new();
+pub(super) fn hosts<'a>(routes: &'a [IndexedRoute]) -> Result<Hosts, LookupError> {
+    let mut builders: HashMap<Option<&'a Hostname>, Builder<'a>> = HashMap::new();
     for (r, route) in routes.iter().enumerate() {
-        let first = cands.len();
+        let mut cands = Vec::new();
         for (i, rule) in route.route.rules.iter().enumerate() {
             for (j, m) in rule.matches.iter().enumerate() {
-                cands.push(Cand {
-                    route: r,
-                    rule: i,
-                    index: j,
-                });
-                keys.push(MatchKey::new(
-                    m,
-                    route.created_revision(),
-                    &route.name,
-                    i,
-                    j,
-                ));
+                let cand = Cand {
+                    route: u32::try_from(r).map_err(|_| too_large("routes"))?,
+                    rule: u16::try_from(i).map_err(|_| too_large("rules in a route"))?,
+                    index: u16::try_from(j).map_err(|_| too_large("matches in a rule"))?,
+                    method: m.method,
+                    more: !m.headers.is_empty() || !m.query_params.is_empty(),
+                };
+                cands.push((cand, &m.path));
             }
         }
-        let hosts: Vec<Option<&Hostname>> = if route.route.hostnames.is_empty() {
-            vec![None]
-        } else {
-            route.route.hostnames.iter().map(Some).collect()
-        };
-        for host in hosts {
+        let mut add = |host: Option<&'a Hostname>| {
             let b = builders.entry(host).or_default();
-            for (slot, m) in (first..).zip(route.route.rules.iter().flat_map(|r| &r.matches)) {
-                b.add(slot, &m.path);
+            for &(cand, path) in &cands {
+                b.add(cand, path);
             }
+        };
+        if route.route.hostnames.is_empty() {
+            add(None);
+        }
+        for h in &route.route.hostnames {
+            add(Some(h));
         }
     }
     let mut hosts = Hosts::default();
     for (host, builder) in builders {
-        let bucket = builder.finish(&cands, &keys, routes);
+        let bucket = builder.finish(routes)?;
         match host {
             None => hosts.any = Some(bucket),
             Some(Hostname::Exact(h)) => {
-                hosts.exact.insert(h.as_str().into(), bucket);
+                hosts.exact.insert(Key::new(h), bucket);
             }
             Some(Hostname::Wildcard(suffix)) => {
                 hosts.wildcard_lens.insert(suffix.len());
-                hosts.wildcard.insert(suffix.as_str().into(), bucket);
+                hosts.wildcard.insert(Key::new(suffix), bucket);
             }
         }
     }
-    hosts
+    Ok(hosts)
 }
 
-/// A bucket being filled with match slots (indexes into the candidates).
+fn too_large(what: &str) -> LookupError {
+    LookupError::TooLarge(format!("too many {what} to index"))
+}
+
+/// A bucket being filled: candidates by path kind and key, in route order.
 #[derive(Default)]
-struct Builder {
-    exact: HashMap<String, Vec<usize>>,
-    prefixes: HashMap<String, Vec<usize>>,
-    root: Vec<usize>,
-    regexes: Vec<usize>,
+struct Builder<'r> {
+    exact: HashMap<&'r str, Vec<Cand>>,
+    prefixes: HashMap<&'r str, Vec<Cand>>,
+    root: Vec<Cand>,
+    regexes: Vec<Cand>,
 }
 
-impl Builder {
-    fn add(&mut self, slot: usize, path: &PathMatch) {
+impl<'r> Builder<'r> {
+    fn add(&mut self, cand: Cand, path: &'r PathMatch) {
         match path {
-            PathMatch::Exact(p) => self.exact.entry(p.clone()).or_default().push(slot),
-            PathMatch::Prefix(p) if p == "/" => self.root.push(slot),
-            PathMatch::Prefix(p) => self.prefixes.entry(p.clone()).or_default().push(slot),
-            PathMatch::Regex(_) => self.regexes.push(slot),
+            PathMatch::Exact(p) => self.exact.entry(p).or_default().push(cand),
+            PathMatch::Prefix(p) if p == "/" => self.root.push(cand),
+            PathMatch::Prefix(p) => self.prefixes.entry(p).or_default().push(cand),
+            PathMatch::Regex(_) => self.regexes.push(cand),
         }
     }
 
-    fn finish(self, cands: &[Cand], keys: &[MatchKey], routes: &[IndexedRoute]) -> Bucket {
-        let sorted = |mut slots: Vec<usize>| -> Box<[Cand]> {
-            slots.sort_by(|a, b| keys.get(*a).cmp(&keys.get(*b)));
-            slots
-                .iter()
-                .filter_map(|s| cands.get(*s).copied())
-                .collect()
-        };
+    fn finish(self, routes: &[IndexedRoute]) -> Result<Bucket, LookupError> {
         let mut bucket = Bucket::default();
-        for (path, slots) in self.exact {
-            bucket.exact.insert(path.into(), sorted(slots));
+        for (path, list) in self.exact {
+            bucket.exact.insert(Key::new(path), sorted(list, routes));
         }
-        for (prefix, slots) in self.prefixes {
+        for (prefix, list) in self.prefixes {
             bucket.prefix_lens.insert(prefix.len());
-            bucket.prefixes.insert(prefix.into(), sorted(slots));
+            bucket
+                .prefixes
+                .insert(Key::new(prefix), sorted(list, routes));
         }
-        bucket.root = sorted(self.root);
-        bucket.regexes = sorted(self.regexes)
-            .iter()
-            .map(|&cand| RegexCand {
+        bucket.root = sorted(self.root, routes);
+        let mut literals = Vec::new();
+        let mut regexes = Vec::new();
+        for &cand in sorted(self.regexes, routes).as_slice() {
+            let literal = match resolve(cand, routes).map(|m| &m.path) {
+                Some(PathMatch::Regex(p)) => literal_prefix(p.source()),
+                _ => "",
+            };
+            let literal_start = u32::try_from(literals.len()).map_err(|_| too_large("regexes"))?;
+            literals.extend_from_slice(literal.as_bytes());
+            let literal_end = u32::try_from(literals.len()).map_err(|_| too_large("regexes"))?;
+            regexes.push(RegexCand {
                 cand,
-                literal: literal_of(cand, routes).into(),
-            })
-            .collect();
-        bucket
+                literal_start,
+                literal_end,
+            });
+        }
+        bucket.regexes = regexes.into();
+        bucket.literals = literals.into();
+        Ok(bucket)
     }
 }
 
-/// The literal start of a regex candidate's pattern (empty for any other).
-fn literal_of(cand: Cand, routes: &[IndexedRoute]) -> &str {
-    let path = routes
-        .get(cand.route)
-        .and_then(|r| r.route.rules.get(cand.rule))
-        .and_then(|r| r.matches.get(cand.index))
-        .map(|m| &m.path);
-    match path {
-        Some(PathMatch::Regex(p)) => literal_prefix(p.source()),
-        _ => "",
+/// The candidates sorted by [`MatchKey`] (keys are only made when there
+/// is something to sort).
+fn sorted(mut list: Vec<Cand>, routes: &[IndexedRoute]) -> Cands {
+    if list.len() == 1 {
+        if let Some(&only) = list.first() {
+            return Cands::One(only);
+        }
     }
+    list.sort_by_cached_key(|&c| key(c, routes));
+    Cands::Many(list.into_boxed_slice())
+}
+
+fn resolve(c: Cand, routes: &[IndexedRoute]) -> Option<&Match> {
+    c.resolve(routes).map(|m| m.matched)
+}
+
+/// The precedence key of a candidate (`None` for none, never the case).
+fn key(c: Cand, routes: &[IndexedRoute]) -> Option<MatchKey> {
+    let m = c.resolve(routes)?;
+    Some(MatchKey::new(
+        m.matched,
+        m.route.created_revision(),
+        &m.route.name,
+        m.rule_index,
+        m.match_index,
+    ))
 }

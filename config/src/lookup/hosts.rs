@@ -4,15 +4,15 @@
 //! suffix, else the bucket of the routes without hostnames.
 
 use super::bucket::{Bucket, LenSet};
-use std::collections::HashMap;
+use super::hash::FastMap;
 
 /// Every bucket, by the host names that select it.
 #[derive(Debug, Default)]
 pub(super) struct Hosts {
-    pub exact: HashMap<Box<str>, Bucket>,
+    pub exact: FastMap<Bucket>,
     /// Keyed by the suffix with its leading dot: `*.example.com` is
     /// `.example.com`.
-    pub wildcard: HashMap<Box<str>, Bucket>,
+    pub wildcard: FastMap<Bucket>,
     /// The lengths of the keys of `wildcard`.
     pub wildcard_lens: LenSet,
     /// Routes without hostnames.
@@ -25,7 +25,7 @@ impl Hosts {
     #[inline]
     pub fn select(&self, host: Option<&str>) -> Option<&Bucket> {
         if let Some(host) = host {
-            if let Some(b) = self.exact.get(host) {
+            if let Some(b) = self.exact.get(host.as_bytes()) {
                 return Some(b);
             }
             if let Some(b) = self.wildcard_for(host) {
@@ -47,6 +47,6 @@ impl Hosts {
             .enumerate()
             .skip(1)
             .filter(|&(i, b)| b == b'.' && self.wildcard_lens.contains(host.len() - i))
-            .find_map(|(i, _)| host.get(i..).and_then(|s| self.wildcard.get(s)))
+            .find_map(|(i, _)| host.as_bytes().get(i..).and_then(|s| self.wildcard.get(s)))
     }
 }

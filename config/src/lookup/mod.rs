@@ -49,6 +49,7 @@
 
 mod bucket;
 mod build;
+mod hash;
 mod hosts;
 mod request;
 
@@ -121,6 +122,9 @@ impl IndexedRoute {
 #[derive(Debug, Clone, Copy)]
 pub struct Matched<'a> {
     pub route: &'a IndexedRoute,
+    /// The index of `route` in [`RouteIndex::routes`] (for state the
+    /// caller keeps per route, in a parallel list).
+    pub route_index: usize,
     /// The index of `rule` in the route's rules.
     pub rule_index: usize,
     pub rule: &'a Rule,
@@ -138,6 +142,9 @@ pub enum LookupError {
     /// A part does not validate (the first such part, in part order).
     #[error("table part {part:?} does not validate:\n{problems}")]
     InvalidPart { part: PartId, problems: Problems },
+    /// More routes, rules or matches than the index can number.
+    #[error("{0}")]
+    TooLarge(String),
     /// Two services claim the same implicit hostname.
     #[error("implicit hostname {hostname} belongs to both service {first} and service {second}")]
     DuplicateImplicitHostname {
@@ -154,7 +161,7 @@ impl RouteIndex {
     /// problems.
     pub fn build(table: &RouteTable) -> Result<RouteIndex, LookupError> {
         let routes = build::routes(table)?;
-        let hosts = build::hosts(&routes);
+        let hosts = build::hosts(&routes)?;
         Ok(RouteIndex {
             revision: table.revision,
             routes,
@@ -165,9 +172,16 @@ impl RouteIndex {
     /// The route, rule and match that serve `req`, or `None` (404).
     #[inline]
     pub fn lookup<'a, R: RequestView + ?Sized>(&'a self, req: &R) -> Option<Matched<'a>> {
-        let mut buf = HostBuf::new();
-        let host = normalize_host(req.host(), &mut buf);
-        self.hosts.select(host)?.find(&self.routes, req)
+        let host = request::trim_host(req.host());
+        let bucket = if host.len() > request::HOST_MAX {
+            self.hosts.select(None)
+        } else if request::has_upper(host) {
+            let mut buf = HostBuf::new();
+            self.hosts.select(normalize_host(host, &mut buf))
+        } else {
+            self.hosts.select(Some(host))
+        };
+        bucket?.find(&self.routes, req)
     }
 
     /// The revision of the table this index was built from.

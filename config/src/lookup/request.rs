@@ -96,11 +96,11 @@ impl RequestView for SimpleRequest<'_> {
 /// Room for a lower-cased copy of a host name (no valid route hostname is
 /// longer). Lives on the caller's stack: normalising never allocates.
 #[derive(Debug, Clone)]
-pub struct HostBuf([u8; HOSTNAME_MAX]);
+pub struct HostBuf([u8; HOST_MAX]);
 
 impl HostBuf {
     pub fn new() -> HostBuf {
-        HostBuf([0; HOSTNAME_MAX])
+        HostBuf([0; HOST_MAX])
     }
 }
 
@@ -117,18 +117,35 @@ impl Default for HostBuf {
 /// is longer than any hostname can be: such a host matches only routes
 /// without hostnames.
 pub fn normalize_host<'b>(raw: &'b str, buf: &'b mut HostBuf) -> Option<&'b str> {
-    let host = strip_port(raw);
-    let host = host.strip_suffix('.').unwrap_or(host);
-    if host.len() > HOSTNAME_MAX {
+    let host = trim_host(raw);
+    if host.len() > HOST_MAX {
         return None;
     }
-    if !host.bytes().any(|b| b.is_ascii_uppercase()) {
+    if !has_upper(host) {
         return Some(host);
     }
     let out = buf.0.get_mut(..host.len())?;
     out.copy_from_slice(host.as_bytes());
     out.make_ascii_lowercase();
     std::str::from_utf8(out).ok()
+}
+
+/// The longest host a route hostname can match.
+pub(super) const HOST_MAX: usize = HOSTNAME_MAX;
+
+/// The host without its `:port` and then one trailing dot; not
+/// lower-cased.
+#[inline]
+pub(super) fn trim_host(raw: &str) -> &str {
+    let host = strip_port(raw);
+    host.strip_suffix('.').unwrap_or(host)
+}
+
+/// True when `s` has an ASCII upper-case letter. Looks at every byte
+/// without an early exit, which the compiler turns into SIMD.
+#[inline]
+pub(super) fn has_upper(s: &str) -> bool {
+    s.bytes().fold(false, |up, b| up | b.is_ascii_uppercase())
 }
 
 /// The host without its `:port` (digits only, possibly none).

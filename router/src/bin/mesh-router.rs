@@ -1,1 +1,93 @@
-fn main() {}
+//! `mesh-router`: the data plane. Serves the route table pushed by
+//! controllers. See [`mesh_router::app`].
+
+use anyhow::Context;
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Command line of `mesh-router`; every flag has an environment fallback.
+#[derive(Debug, Parser)]
+#[command(name = "mesh-router", version, about = "mesh-router data plane")]
+struct Args {
+    /// Controller URLs, comma-separated.
+    #[arg(
+        long,
+        env = "MESH_CONTROLLERS",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:7300"
+    )]
+    controllers: Vec<String>,
+    /// The plain HTTP listener.
+    #[arg(long, env = "MESH_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The TLS listener (off by default); needs --tls-cert and --tls-key.
+    #[arg(long, env = "MESH_TLS_LISTEN", requires_all = ["tls_cert", "tls_key"])]
+    tls_listen: Option<SocketAddr>,
+    /// The TLS listener's certificate chain (PEM).
+    #[arg(long, env = "MESH_TLS_CERT", requires = "tls_listen")]
+    tls_cert: Option<PathBuf>,
+    /// The TLS listener's private key (PEM).
+    #[arg(long, env = "MESH_TLS_KEY", requires = "tls_listen")]
+    tls_key: Option<PathBuf>,
+    /// The admin listener: /metrics, /live, /ready, /table.
+    #[arg(long, env = "MESH_ADMIN", default_value = "127.0.0.1:9901")]
+    admin: SocketAddr,
+    /// Where the last good table is kept.
+    #[arg(long, env = "MESH_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// This router's id; default `<hostname>:<listen port>`.
+    #[arg(long, env = "MESH_ROUTER_ID")]
+    id: Option<String>,
+    /// Proxy worker threads.
+    #[arg(long, env = "MESH_THREADS", default_value_t = 2)]
+    threads: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let settings = mesh_router::settings::Settings {
+        listen: args.listen,
+        tls_listen: tls_settings(&args)?,
+        admin: args.admin,
+        controllers: args.controllers,
+        state_dir: args.state_dir,
+        id: args.id,
+        threads: args.threads,
+        ..mesh_router::settings::Settings::new()
+    };
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot watch SIGTERM")?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+        }
+    };
+    let handle = mesh_router::app::run(settings, None, shutdown)
+        .await
+        .context("mesh-router cannot start")?;
+    handle.wait().await.context("mesh-router failed")?;
+    Ok(())
+}
+
+/// The TLS listener of `--tls-listen`, `--tls-cert` and `--tls-key`.
+fn tls_settings(args: &Args) -> anyhow::Result<Option<mesh_router::settings::TlsSettings>> {
+    match (args.tls_listen, &args.tls_cert, &args.tls_key) {
+        (None, _, _) => Ok(None),
+        (Some(addr), Some(cert), Some(key)) => Ok(Some(mesh_router::settings::TlsSettings {
+            addr,
+            cert_path: cert.clone(),
+            key_path: key.clone(),
+        })),
+        (Some(_), _, _) => anyhow::bail!("--tls-listen needs --tls-cert and --tls-key"),
+    }
+}

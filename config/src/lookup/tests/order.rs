@@ -14,14 +14,16 @@ use proptest::prelude::*;
 fn walked(index: &RouteIndex, path: &str) -> Vec<MatchKey> {
     let mut seen = Vec::new();
     if let Some(bucket) = index.hosts.select(None) {
-        bucket.walk(index.routes(), path, |m| {
-            seen.push(MatchKey::new(
-                m.matched,
-                m.route.created_revision(),
-                &m.route.name,
-                m.rule_index,
-                m.match_index,
-            ));
+        bucket.walk(index.routes(), path, |c| {
+            if let Some(m) = c.resolve(index.routes()) {
+                seen.push(MatchKey::new(
+                    m.matched,
+                    m.route.created_revision(),
+                    &m.route.name,
+                    m.rule_index,
+                    m.match_index,
+                ));
+            }
             false
         });
     }

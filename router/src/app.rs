@@ -1,0 +1,319 @@
+//! Wires a router together: the served [`Routes`], the pingora proxy on its
+//! own thread, and the admin listener.
+//!
+//! ```text
+//!  sync (controllers, state dir) ──swap(table)──▶ Routes ◀──load── proxy (pingora threads)
+//!                                                   ▲
+//!                                     /ready, /table, /metrics (admin listener)
+//! ```
+//!
+//! pingora's `Server::run` blocks its thread and builds its own runtimes, so
+//! it runs on a dedicated std thread with a [`ShutdownSignalWatch`] fed by
+//! the `shutdown` future. pingora reports neither the address it bound nor
+//! a port in use (it retries for 30 s, then panics): [`run`] checks that the
+//! listen address is free (and resolves port 0) first, then waits until the
+//! proxy accepts connections before it returns.
+//!
+//! The plain listener takes HTTP/1.1 and HTTP/2 with prior knowledge (h2c,
+//! told apart by the connection preface); the TLS listener (see
+//! [`crate::tls`]) takes either by ALPN.
+
+use crate::admin;
+use crate::metrics::{Metrics, MetricsError};
+use crate::proxy::MeshProxy;
+use crate::routes::Routes;
+use crate::settings::Settings;
+use crate::sync::{self, SyncSettings, TableSink};
+use async_trait::async_trait;
+use mesh_config::table::RouteTable;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// How long [`run`] waits for the proxy to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most upstream attempts pingora makes for one request; the rule's retry
+/// policy (at most 10 retries) decides within this bound.
+const MAX_ATTEMPTS: usize = 16;
+
+/// Why the router could not start or stopped badly.
+#[derive(Debug, Error)]
+pub enum AppError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+    #[error("the proxy did not accept connections on {addr} within {after:?}")]
+    NotStarted { addr: SocketAddr, after: Duration },
+    #[error("the proxy thread failed: {0}")]
+    Proxy(String),
+    #[error("admin listener: {0}")]
+    Admin(std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+}
+
+/// A running router.
+pub struct Handle {
+    listen: SocketAddr,
+    tls: Option<SocketAddr>,
+    admin: SocketAddr,
+    id: String,
+    routes: Arc<Routes>,
+    task: JoinHandle<Result<(), AppError>>,
+}
+
+impl Handle {
+    /// The address of the HTTP listener.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen
+    }
+
+    /// The address of the TLS listener, when there is one.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls
+    }
+
+    /// The address of the admin listener.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin
+    }
+
+    /// This router's id (`--id`, or `<hostname>:<listen port>`).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The served table: swap tables in here.
+    pub fn routes(&self) -> &Arc<Routes> {
+        &self.routes
+    }
+
+    /// Waits until the router has stopped (after its shutdown signal).
+    pub async fn wait(self) -> Result<(), AppError> {
+        self.task
+            .await
+            .map_err(|e| AppError::Proxy(e.to_string()))?
+    }
+}
+
+/// Starts a router serving `initial` (if any; a table that does not build
+/// is logged and skipped) until `shutdown` resolves. Call it inside a tokio
+/// runtime; the proxy gets its own threads.
+pub async fn run(
+    settings: Settings,
+    initial: Option<RouteTable>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Handle, AppError> {
+    let metrics = Metrics::new()?;
+    let routes = Arc::new(Routes::new(metrics));
+    if let Some(table) = initial {
+        let revision = table.revision;
+        if let Err(e) = routes.swap(table) {
+            tracing::warn!(revision, "initial table not served: {e}");
+        }
+    }
+
+    let admin_listener = tokio::net::TcpListener::bind(settings.admin)
+        .await
+        .map_err(|source| AppError::Listen {
+            addr: settings.admin,
+            source,
+        })?;
+    let admin_addr = admin_listener
+        .local_addr()
+        .map_err(|source| AppError::Listen {
+            addr: settings.admin,
+            source,
+        })?;
+    let listen = reserve(settings.listen)?;
+    let tls = match &settings.tls_listen {
+        Some(t) => Some((reserve(t.addr)?, crate::tls::listener(t)?)),
+        None => None,
+    };
+    let tls_addr = tls.as_ref().map(|(addr, _)| *addr);
+    let id = settings
+        .id
+        .clone()
+        .unwrap_or_else(|| default_id(listen.port()));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (done_tx, done_rx) = oneshot::channel();
+    let proxy = MeshProxy::new(routes.clone(), &settings);
+    let conf = server_conf(&settings);
+    let fast = settings.grace_period.is_zero();
+    let thread = std::thread::Builder::new()
+        .name("mesh-router-proxy".to_owned())
+        .spawn(move || {
+            let mut server = Server::new_with_opt_and_conf(None, conf);
+            let mut service = pingora::proxy::http_proxy_service_with_name(
+                &server.configuration,
+                proxy,
+                "mesh-router proxy",
+            );
+            service.add_tcp(&listen.to_string());
+            if let Some((addr, tls)) = tls {
+                service.add_tls_with_settings(&addr.to_string(), None, tls);
+            }
+            if let Some(proxy) = service.app_logic_mut() {
+                // HTTP/2 with prior knowledge on the plain listener too.
+                let mut options = pingora::apps::HttpServerOptions::default();
+                options.h2c = true;
+                proxy.server_options = Some(options);
+            }
+            server.add_service(service);
+            server.run(RunArgs {
+                shutdown_signal: Box::new(Stop { rx: stop_rx, fast }),
+            });
+            let _ = done_tx.send(());
+        })
+        .map_err(|e| AppError::Proxy(e.to_string()))?;
+
+    for addr in std::iter::once(listen).chain(tls_addr) {
+        if let Err(e) = wait_accepting(addr, &thread).await {
+            let _ = stop_tx.send(true);
+            return Err(e);
+        }
+    }
+
+    let (admin_stop_tx, admin_stop_rx) = watch::channel(false);
+    let admin_task = tokio::spawn(admin::serve(admin_listener, routes.clone(), async move {
+        let mut rx = admin_stop_rx;
+        let _ = rx.wait_for(|s| *s).await;
+    }));
+    tracing::info!(%listen, tls = ?tls_addr, admin = %admin_addr, %id, "router listening");
+
+    // Follow the controllers; until one answers, serve the table saved in
+    // the state dir, if any.
+    let mut sync_settings = SyncSettings::new(settings.controllers.clone(), id.clone());
+    sync_settings.state_dir = settings.state_dir.clone();
+    if routes.serving().is_none() {
+        sync::serve_saved(&sync_settings, routes.as_ref());
+    }
+    let (sync_stop_tx, sync_stop_rx) = watch::channel(false);
+    let sync_task = (!settings.controllers.is_empty()).then(|| {
+        let sink: Arc<dyn TableSink> = routes.clone();
+        tokio::spawn(sync::follow(sync_settings, sink, async move {
+            let mut rx = sync_stop_rx;
+            let _ = rx.wait_for(|s| *s).await;
+        }))
+    });
+
+    let task = tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("router stopping");
+        let _ = sync_stop_tx.send(true);
+        if let Some(task) = sync_task {
+            let _ = task.await;
+        }
+        let _ = stop_tx.send(true);
+        let _ = admin_stop_tx.send(true);
+        // The proxy thread ends after its grace period and drain timeout.
+        let proxy_done = done_rx.await;
+        let admin_done = admin_task.await;
+        if proxy_done.is_err() {
+            return Err(AppError::Proxy("the proxy thread panicked".to_owned()));
+        }
+        match admin_done {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(AppError::Admin(e)),
+            Err(e) => Err(AppError::Proxy(e.to_string())),
+        }
+    });
+    Ok(Handle {
+        listen,
+        tls: tls_addr,
+        admin: admin_addr,
+        id,
+        routes,
+        task,
+    })
+}
+
+/// pingora's configuration from the settings.
+fn server_conf(settings: &Settings) -> ServerConf {
+    ServerConf {
+        threads: settings.threads.max(1),
+        grace_period_seconds: Some(settings.grace_period.as_secs()),
+        graceful_shutdown_timeout_seconds: Some(settings.graceful_shutdown_timeout.as_secs()),
+        max_retries: MAX_ATTEMPTS,
+        ..ServerConf::default()
+    }
+}
+
+/// Checks that `addr` is free and resolves port 0 to a free port. The port
+/// is released again for pingora to bind (a race with another process is
+/// possible but short).
+fn reserve(addr: SocketAddr) -> Result<SocketAddr, AppError> {
+    let err = |source| AppError::Listen { addr, source };
+    let listener = std::net::TcpListener::bind(addr).map_err(err)?;
+    listener.local_addr().map_err(err)
+}
+
+/// Waits until something accepts connections on `addr`, or the proxy thread
+/// ends, or [`START_TIMEOUT`].
+async fn wait_accepting(
+    addr: SocketAddr,
+    thread: &std::thread::JoinHandle<()>,
+) -> Result<(), AppError> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return Ok(());
+        }
+        if thread.is_finished() {
+            return Err(AppError::Proxy(
+                "the proxy thread ended at start".to_owned(),
+            ));
+        }
+        if started.elapsed() > START_TIMEOUT {
+            return Err(AppError::NotStarted {
+                addr,
+                after: START_TIMEOUT,
+            });
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// `<hostname>:<port>`.
+fn default_id(port: u16) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "router".to_owned());
+    format!("{host}:{port}")
+}
+
+/// pingora's shutdown signal, fed by [`run`]'s `shutdown` future.
+struct Stop {
+    rx: watch::Receiver<bool>,
+    /// No grace period: stop at once.
+    fast: bool,
+}
+
+#[async_trait]
+impl ShutdownSignalWatch for Stop {
+    async fn recv(&self) -> ShutdownSignal {
+        let mut rx = self.rx.clone();
+        let _ = rx.wait_for(|s| *s).await;
+        if self.fast {
+            ShutdownSignal::FastShutdown
+        } else {
+            ShutdownSignal::GracefulTerminate
+        }
+    }
+}
