@@ -113,7 +113,7 @@ impl Handle {
 pub async fn run(
     settings: Settings,
     initial: Option<RouteTable>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: impl Future<Output = impl Into<StopMode>> + Send + 'static,
 ) -> Result<Handle, AppError> {
     let metrics = Metrics::new()?;
     let routes = Arc::new(Routes::new(metrics));
@@ -147,11 +147,10 @@ pub async fn run(
         .clone()
         .unwrap_or_else(|| default_id(listen.port()));
 
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let (stop_tx, stop_rx) = watch::channel(None::<StopMode>);
     let (done_tx, done_rx) = oneshot::channel();
     let proxy = MeshProxy::new(routes.clone(), &settings);
     let conf = server_conf(&settings);
-    let fast = settings.grace_period.is_zero();
     let thread = std::thread::Builder::new()
         .name("mesh-router-proxy".to_owned())
         .spawn(move || {
@@ -173,7 +172,7 @@ pub async fn run(
             }
             server.add_service(service);
             server.run(RunArgs {
-                shutdown_signal: Box::new(Stop { rx: stop_rx, fast }),
+                shutdown_signal: Box::new(Stop { rx: stop_rx }),
             });
             let _ = done_tx.send(());
         })
@@ -181,7 +180,7 @@ pub async fn run(
 
     for addr in std::iter::once(listen).chain(tls_addr) {
         if let Err(e) = wait_accepting(addr, &thread).await {
-            let _ = stop_tx.send(true);
+            let _ = stop_tx.send(Some(StopMode::Fast));
             return Err(e);
         }
     }
@@ -210,13 +209,13 @@ pub async fn run(
     });
 
     let task = tokio::spawn(async move {
-        shutdown.await;
+        let mode: StopMode = shutdown.await.into();
         tracing::info!("router stopping");
         let _ = sync_stop_tx.send(true);
         if let Some(task) = sync_task {
             let _ = task.await;
         }
-        let _ = stop_tx.send(true);
+        let _ = stop_tx.send(Some(mode));
         let _ = admin_stop_tx.send(true);
         // The proxy thread ends after its grace period and drain timeout.
         let proxy_done = done_rx.await;
@@ -298,19 +297,38 @@ fn default_id(port: u16) -> String {
     format!("{host}:{port}")
 }
 
+/// How the router stops when its `shutdown` future resolves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopMode {
+    /// Drain (SIGTERM): keep accepting for the grace period, then stop
+    /// accepting and let in-flight requests finish within the graceful
+    /// shutdown timeout.
+    Graceful,
+    /// Stop at once (SIGINT).
+    Fast,
+}
+
+/// A shutdown future that resolves to `()` drains.
+impl From<()> for StopMode {
+    fn from(_: ()) -> StopMode {
+        StopMode::Graceful
+    }
+}
+
 /// pingora's shutdown signal, fed by [`run`]'s `shutdown` future.
 struct Stop {
-    rx: watch::Receiver<bool>,
-    /// No grace period: stop at once.
-    fast: bool,
+    rx: watch::Receiver<Option<StopMode>>,
 }
 
 #[async_trait]
 impl ShutdownSignalWatch for Stop {
     async fn recv(&self) -> ShutdownSignal {
         let mut rx = self.rx.clone();
-        let _ = rx.wait_for(|s| *s).await;
-        if self.fast {
+        let mode = match rx.wait_for(Option::is_some).await {
+            Ok(mode) => *mode,
+            Err(_) => Some(StopMode::Fast),
+        };
+        if mode == Some(StopMode::Fast) {
             ShutdownSignal::FastShutdown
         } else {
             ShutdownSignal::GracefulTerminate

@@ -26,10 +26,11 @@ pub struct Settings {
     pub id: Option<String>,
     /// Worker threads of the proxy.
     pub threads: usize,
-    /// On shutdown: how long the listener keeps accepting after the signal
-    /// (lets load balancers notice), then how long in-flight requests get to
-    /// finish.
+    /// Drain on a graceful stop (SIGTERM): the listeners close at once and
+    /// requests in flight get this long to finish; pingora waits it out in
+    /// full and counts whole seconds. Zero: in-flight requests are cut.
     pub grace_period: Duration,
+    /// After the grace period, how long pingora's runtimes get to exit.
     pub graceful_shutdown_timeout: Duration,
     /// Backoff between retry attempts when a rule's retry policy sets none.
     pub default_retry_backoff: Duration,
@@ -39,8 +40,8 @@ pub struct Settings {
 
 impl Settings {
     /// The defaults: listen on 127.0.0.1:8080, admin on 127.0.0.1:9901,
-    /// controller at 127.0.0.1:7300, two worker threads, one second of grace
-    /// and five of shutdown timeout.
+    /// controller at 127.0.0.1:7300, two worker threads, five seconds of
+    /// grace to drain on SIGTERM.
     pub fn new() -> Settings {
         Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -50,8 +51,8 @@ impl Settings {
             state_dir: None,
             id: None,
             threads: 2,
-            grace_period: Duration::from_secs(1),
-            graceful_shutdown_timeout: Duration::from_secs(5),
+            grace_period: Duration::from_secs(5),
+            graceful_shutdown_timeout: Duration::from_secs(1),
             default_retry_backoff: Duration::from_millis(25),
             max_mirrors_in_flight: 256,
         }

@@ -143,7 +143,10 @@ pub fn serve_saved(settings: &SyncSettings, sink: &dyn TableSink) -> bool {
             match sink.swap(table) {
                 Ok(()) => {
                     sink.set_stale(true);
-                    tracing::info!(revision, "serving the table saved in the state dir until a controller answers");
+                    tracing::info!(
+                        revision,
+                        "serving the table saved in the state dir until a controller answers"
+                    );
                     true
                 }
                 Err(reason) => {
@@ -257,7 +260,11 @@ async fn follow_one(
         let outcome = match sink.serving() {
             Some((_, h)) if h == hash => Outcome::Applied,
             Some((rev, _)) if rev > table.revision => {
-                tracing::info!(offered, serving = rev, "controller is behind; keeping the newer table");
+                tracing::info!(
+                    offered,
+                    serving = rev,
+                    "controller is behind; keeping the newer table"
+                );
                 Outcome::Applied
             }
             _ => match swap_blocking(sink, table.clone()).await {
@@ -312,6 +319,9 @@ mod tests {
         save_state(dir.path(), &table).expect("saves");
         assert_eq!(load_state(dir.path()).expect("loads"), Some(table));
         std::fs::write(state_file(dir.path()), b"{broken").expect("writes");
-        assert!(matches!(load_state(dir.path()), Err(StateError::Invalid { .. })));
+        assert!(matches!(
+            load_state(dir.path()),
+            Err(StateError::Invalid { .. })
+        ));
     }
 }

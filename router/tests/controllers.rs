@@ -69,8 +69,18 @@ async fn put(client: &mut Client, key: &str, value: String) -> Result<i64> {
 
 /// Writes a service with one endpoint (the backend) and a route sending
 /// `host` to it.
-async fn publish_backend(client: &mut Client, service: &str, host: &str, backend: &Backend) -> Result<i64> {
-    put(client, &format!("/mesh/services/{service}"), format!(r#"{{"kind":"Service","name":"{service}"}}"#)).await?;
+async fn publish_backend(
+    client: &mut Client,
+    service: &str,
+    host: &str,
+    backend: &Backend,
+) -> Result<i64> {
+    put(
+        client,
+        &format!("/mesh/services/{service}"),
+        format!(r#"{{"kind":"Service","name":"{service}"}}"#),
+    )
+    .await?;
     put(
         client,
         &format!("/mesh/endpoints/{service}/{service}-1"),
@@ -130,13 +140,22 @@ async fn follows_a_controller_and_reports_back() -> Result<()> {
         routed(&http, &router, "shop.example.com", "green")
     })
     .await?;
-    assert!(router.handle().routes().serving().is_some_and(|s| s.revision > n));
+    assert!(router
+        .handle()
+        .routes()
+        .serving()
+        .is_some_and(|s| s.revision > n));
 
     // The controller's fleet view shows the router current.
     eventually("the router's report", Duration::from_secs(10), || async {
-        let (code, fleet) = mesh_controller::client::get(&format!("{}/v1/fleet", c.url()), Duration::from_secs(5)).await?;
+        let (code, fleet) =
+            mesh_controller::client::get(&format!("{}/v1/fleet", c.url()), Duration::from_secs(5))
+                .await?;
         let v: serde_json::Value = serde_json::from_str(&fleet)?;
-        let r = v["routers"].as_array().and_then(|a| a.iter().find(|r| r["router"] == "router-1")).cloned();
+        let r = v["routers"]
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["router"] == "router-1"))
+            .cloned();
         ensure!(code == 200, "{code}");
         let r = r.context("router not in the fleet yet")?;
         ensure!(r["tableHash"] == r["publishedHash"], "not current yet: {r}");
@@ -170,16 +189,27 @@ async fn fails_over_to_another_controller_and_restarts_from_its_state_dir() -> R
     // and an update still arrives (through the other one).
     a.stop().await?;
     publish_backend(&mut client, "green", "green.example.com", &green).await?;
-    eventually("the update through the other controller", Duration::from_secs(20), || {
-        routed(&http, &router, "green.example.com", "green")
-    })
+    eventually(
+        "the update through the other controller",
+        Duration::from_secs(20),
+        || routed(&http, &router, "green.example.com", "green"),
+    )
     .await?;
     routed(&http, &router, "shop.example.com", "blue").await?;
-    eventually("the table saved on disk", Duration::from_secs(10), || async {
-        let saved = mesh_router::sync::load_state(state.path())?.context("no state file yet")?;
-        ensure!(saved.parts.len() >= 4, "old state: {} parts", saved.parts.len());
-        Ok(())
-    })
+    eventually(
+        "the table saved on disk",
+        Duration::from_secs(10),
+        || async {
+            let saved =
+                mesh_router::sync::load_state(state.path())?.context("no state file yet")?;
+            ensure!(
+                saved.parts.len() >= 4,
+                "old state: {} parts",
+                saved.parts.len()
+            );
+            Ok(())
+        },
+    )
     .await?;
     router.stop().await?;
 
@@ -192,6 +222,10 @@ async fn fails_over_to_another_controller_and_restarts_from_its_state_dir() -> R
     let ready = http.get(&router.admin_url("/ready"), "").await?;
     assert_eq!(ready.status, 200, "{}", ready.body);
     let metrics = http.get(&router.admin_url("/metrics"), "").await?;
-    assert!(metrics.body.contains("mesh_router_table_stale 1"), "{}", metrics.body);
+    assert!(
+        metrics.body.contains("mesh_router_table_stale 1"),
+        "{}",
+        metrics.body
+    );
     router.stop().await
 }

@@ -104,7 +104,7 @@ async fn grpc_echo() -> anyhow::Result<H2Backend> {
             .unwrap_or("none")
             .to_owned();
         let version = format!("{:?}", req.version());
-        let (tx, body) = ChannelBody::new();
+        let (tx, body) = ChannelBody::channel();
         tokio::spawn(async move {
             let mut incoming = req.into_body();
             let mut buf = BytesMut::new();
@@ -175,10 +175,18 @@ async fn grpc_unary_and_bidi_streaming_keep_messages_and_trailers() -> anyhow::R
     assert_eq!(a.trailer("x-echo-count"), Some("1"));
     assert_eq!(a.trailer("x-te-seen"), Some("trailers"));
     assert_eq!(a.trailer("x-version-seen"), Some("HTTP/2.0"));
+    // gRPC requires `te: trailers`: the router sends it even when the
+    // client left it out.
+    let req = Request::post("http://echo/test.Echo/Unary")
+        .header("content-type", "application/grpc")
+        .body(full(support::grpc_frame(b"no te")))?;
+    let a = support::send(&mut client, req).await?;
+    assert_eq!(a.trailer("grpc-status"), Some("0"), "{a:?}");
+    assert_eq!(a.trailer("x-te-seen"), Some("trailers"));
 
     // Bidirectional streaming: each reply arrives before the next message
     // is sent, so nothing is buffered whole on the way.
-    let (tx, body) = ChannelBody::new();
+    let (tx, body) = ChannelBody::channel();
     step("ready", client.ready()).await??;
     let resp = step(
         "chat head",

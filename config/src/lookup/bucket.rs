@@ -98,29 +98,35 @@ impl Default for Cands {
 
 /// A set of small lengths (path or host suffix lengths), as a bit set.
 #[derive(Debug, Clone, Default)]
-pub(super) struct LenSet(Vec<u64>);
+pub(super) struct LenSet {
+    words: Vec<u64>,
+    /// One more than the largest length (0 when empty).
+    bound: usize,
+}
 
 impl LenSet {
     pub fn insert(&mut self, len: usize) {
         let word = len / 64;
-        if self.0.len() <= word {
-            self.0.resize(word + 1, 0);
+        if self.words.len() <= word {
+            self.words.resize(word + 1, 0);
         }
-        if let Some(w) = self.0.get_mut(word) {
+        if let Some(w) = self.words.get_mut(word) {
             *w |= 1 << (len % 64);
         }
+        self.bound = self.bound.max(len + 1);
     }
 
     #[inline]
     pub fn contains(&self, len: usize) -> bool {
-        self.0
+        self.words
             .get(len / 64)
             .is_some_and(|w| w & (1 << (len % 64)) != 0)
     }
 
-    /// A bound: every length in the set is below it.
+    /// Every length in the set is below this.
+    #[inline]
     pub fn bound(&self) -> usize {
-        self.0.len() * 64
+        self.bound
     }
 }
 

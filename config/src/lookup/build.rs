@@ -3,7 +3,7 @@
 //! keys in [`MatchKey`] order.
 
 use super::bucket::{literal_prefix, Bucket, Cand, Cands, RegexCand};
-use super::hash::Key;
+use super::hash::{FastHasher, Key};
 use super::hosts::Hosts;
 use super::{IndexedRoute, LookupError, RouteOrigin};
 use crate::model::{Backend, Hostname, Match, PathMatch, Resource, Route, Rule, Timeouts};
@@ -11,6 +11,10 @@ use crate::spec::{Document, RouteDoc, ServiceDoc};
 use crate::table::{MatchKey, PartId, RoutePart, RouteTable, ServicePart};
 use crate::validate::{check_hostname, validate, Problem, Problems};
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::BuildHasherDefault;
+
+/// A build-time map, hashed fast (its keys come from the table).
+type Fast<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 /// Every route of `table`: its Route parts in name order, then one implicit
 /// route per service with implicit hostnames, in name order.
@@ -168,9 +172,10 @@ fn invalid(part: PartId, doc: &Document, reason: String) -> LookupError {
 
 /// The host buckets of `routes`.
 pub(super) fn hosts<'a>(routes: &'a [IndexedRoute]) -> Result<Hosts, LookupError> {
-    let mut builders: HashMap<Option<&'a Hostname>, Builder<'a>> = HashMap::new();
+    let mut builders: Fast<Option<&'a Hostname>, Builder<'a>> = Fast::default();
+    let mut cands = Vec::new();
     for (r, route) in routes.iter().enumerate() {
-        let mut cands = Vec::new();
+        cands.clear();
         for (i, rule) in route.route.rules.iter().enumerate() {
             for (j, m) in rule.matches.iter().enumerate() {
                 let cand = Cand {
@@ -220,32 +225,66 @@ fn too_large(what: &str) -> LookupError {
 /// A bucket being filled: candidates by path kind and key, in route order.
 #[derive(Default)]
 struct Builder<'r> {
-    exact: HashMap<&'r str, Vec<Cand>>,
-    prefixes: HashMap<&'r str, Vec<Cand>>,
+    exact: Fast<&'r str, Acc>,
+    prefixes: Fast<&'r str, Acc>,
     root: Vec<Cand>,
     regexes: Vec<Cand>,
 }
 
+/// The candidates of one key so far: most keys get one, and no `Vec`.
+enum Acc {
+    One(Cand),
+    Many(Vec<Cand>),
+}
+
+impl Acc {
+    fn push(acc: Option<&mut Acc>, cand: Cand) -> Option<Acc> {
+        match acc {
+            None => return Some(Acc::One(cand)),
+            Some(Acc::Many(list)) => list.push(cand),
+            Some(acc @ Acc::One(_)) => {
+                if let Acc::One(first) = *acc {
+                    *acc = Acc::Many(vec![first, cand]);
+                }
+            }
+        }
+        None
+    }
+
+    fn into_vec(self) -> Vec<Cand> {
+        match self {
+            Acc::One(c) => vec![c],
+            Acc::Many(list) => list,
+        }
+    }
+}
+
 impl<'r> Builder<'r> {
     fn add(&mut self, cand: Cand, path: &'r PathMatch) {
-        match path {
-            PathMatch::Exact(p) => self.exact.entry(p).or_default().push(cand),
-            PathMatch::Prefix(p) if p == "/" => self.root.push(cand),
-            PathMatch::Prefix(p) => self.prefixes.entry(p).or_default().push(cand),
-            PathMatch::Regex(_) => self.regexes.push(cand),
+        let map = match path {
+            PathMatch::Exact(p) => (&mut self.exact, p),
+            PathMatch::Prefix(p) if p == "/" => return self.root.push(cand),
+            PathMatch::Prefix(p) => (&mut self.prefixes, p),
+            PathMatch::Regex(_) => return self.regexes.push(cand),
+        };
+        let (map, key) = map;
+        if let Some(first) = Acc::push(map.get_mut(key.as_str()), cand) {
+            map.insert(key, first);
         }
     }
 
     fn finish(self, routes: &[IndexedRoute]) -> Result<Bucket, LookupError> {
         let mut bucket = Bucket::default();
-        for (path, list) in self.exact {
-            bucket.exact.insert(Key::new(path), sorted(list, routes));
+        let cands = |acc: Acc| match acc {
+            Acc::One(c) => Cands::One(c),
+            many => sorted(many.into_vec(), routes),
+        };
+        for (path, acc) in self.exact {
+            bucket.exact.insert(Key::new(path), cands(acc));
         }
-        for (prefix, list) in self.prefixes {
+        for (prefix, acc) in self.prefixes {
             bucket.prefix_lens.insert(prefix.len());
-            bucket
-                .prefixes
-                .insert(Key::new(prefix), sorted(list, routes));
+            bucket.prefixes.insert(Key::new(prefix), cands(acc));
         }
         bucket.root = sorted(self.root, routes);
         let mut literals = Vec::new();

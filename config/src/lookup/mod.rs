@@ -37,15 +37,22 @@
 //!    normalises the path before the lookup if it wants to.
 //!
 //! # Index
-//! Per bucket (see `bucket`): exact paths in a hash map; prefixes in a hash
-//! map probed at each segment boundary of the path, longest first, only at
-//! the lengths some prefix of the bucket has; regexes in one list. Every
-//! list is sorted by `MatchKey`, so the walk visits matches in precedence
-//! order and stops at the first whose conditions hold. A lookup costs a few
-//! hash probes plus the candidates under the keys that match: it does not
-//! grow with the number of routes, except for regex matches (tried one by
-//! one within the bucket) and for many matches under one path key (tried in
-//! order).
+//! Hosts: exact hostnames in a hash map, wildcard suffixes in another,
+//! probed at each dot of the host, longest suffix first. Per bucket (see
+//! `bucket`): exact paths in a hash map; prefixes in a hash map probed at
+//! each segment boundary of the path, longest first, only at the lengths
+//! some prefix of the bucket has; regexes in one list, each skipped without
+//! running it when the path lacks the regex's literal start (`/api/v` for
+//! `/api/v[0-9]+/.*`). Every list is sorted by `MatchKey`, so the walk
+//! visits matches in precedence order and stops at the first whose
+//! conditions hold. Short keys are stored inline and hashed with a fast
+//! unkeyed hash (see `hash`).
+//!
+//! A lookup costs a few hash probes plus the candidates under the keys that
+//! match: it does not grow with the number of routes, except for the regex
+//! matches of one bucket (tried one by one, after every prefix) and for
+//! many matches under one path key (tried in order). It allocates nothing
+//! (the regex engine keeps per-thread scratch space it fills once).
 
 mod bucket;
 mod build;
@@ -140,7 +147,7 @@ pub struct Matched<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LookupError {
     /// A part does not validate (the first such part, in part order).
-    #[error("table part {part:?} does not validate:\n{problems}")]
+    #[error("table part {} does not validate:\n{problems}", part_label(.part))]
     InvalidPart { part: PartId, problems: Problems },
     /// More routes, rules or matches than the index can number.
     #[error("{0}")]
@@ -152,6 +159,14 @@ pub enum LookupError {
         first: String,
         second: String,
     },
+}
+
+/// How messages name a part: `route orders-canary`, `service orders`.
+fn part_label(part: &PartId) -> String {
+    match part {
+        PartId::Route(name) => format!("route {name}"),
+        PartId::Service(name) => format!("service {name}"),
+    }
 }
 
 impl RouteIndex {
@@ -177,7 +192,7 @@ impl RouteIndex {
             self.hosts.select(None)
         } else if request::has_upper(host) {
             let mut buf = HostBuf::new();
-            self.hosts.select(normalize_host(host, &mut buf))
+            self.hosts.select(request::lower_into(host, &mut buf))
         } else {
             self.hosts.select(Some(host))
         };

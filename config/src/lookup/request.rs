@@ -124,6 +124,11 @@ pub fn normalize_host<'b>(raw: &'b str, buf: &'b mut HostBuf) -> Option<&'b str>
     if !has_upper(host) {
         return Some(host);
     }
+    lower_into(host, buf)
+}
+
+/// `host` (at most [`HOST_MAX`] bytes) lower-cased into `buf`.
+pub(super) fn lower_into<'b>(host: &str, buf: &'b mut HostBuf) -> Option<&'b str> {
     let out = buf.0.get_mut(..host.len())?;
     out.copy_from_slice(host.as_bytes());
     out.make_ascii_lowercase();

@@ -3,8 +3,10 @@
 
 use anyhow::Context;
 use clap::Parser;
+use mesh_router::app::StopMode;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Command line of `mesh-router`; every flag has an environment fallback.
 #[derive(Debug, Parser)]
@@ -39,6 +41,11 @@ struct Args {
     /// This router's id; default `<hostname>:<listen port>`.
     #[arg(long, env = "MESH_ROUTER_ID")]
     id: Option<String>,
+    /// On SIGTERM: the listeners close at once and requests in flight get
+    /// this long to finish (pingora waits it out in full, whole seconds).
+    /// SIGINT stops at once.
+    #[arg(long, env = "MESH_GRACE_PERIOD", default_value = "5s", value_parser = duration)]
+    grace_period: Duration,
     /// Proxy worker threads.
     #[arg(long, env = "MESH_THREADS", default_value_t = 2)]
     threads: usize,
@@ -62,14 +69,21 @@ async fn main() -> anyhow::Result<()> {
         state_dir: args.state_dir,
         id: args.id,
         threads: args.threads,
+        grace_period: args.grace_period,
         ..mesh_router::settings::Settings::new()
     };
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot watch SIGTERM")?;
     let shutdown = async move {
         tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: stopping"),
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+            _ = term.recv() => {
+                tracing::info!("SIGTERM: draining");
+                StopMode::Graceful
+            }
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("SIGINT: stopping now");
+                StopMode::Fast
+            }
         }
     };
     let handle = mesh_router::app::run(settings, None, shutdown)
@@ -77,6 +91,11 @@ async fn main() -> anyhow::Result<()> {
         .context("mesh-router cannot start")?;
     handle.wait().await.context("mesh-router failed")?;
     Ok(())
+}
+
+/// A Gateway API duration (`1s`, `500ms`); pingora counts whole seconds.
+fn duration(s: &str) -> Result<Duration, String> {
+    mesh_config::duration::parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// The TLS listener of `--tls-listen`, `--tls-cert` and `--tls-key`.

@@ -44,7 +44,7 @@ pub fn full(data: impl Into<Bytes>) -> AnyBody {
 pub struct ChannelBody(mpsc::Receiver<Frame<Bytes>>);
 
 impl ChannelBody {
-    pub fn new() -> (mpsc::Sender<Frame<Bytes>>, AnyBody) {
+    pub fn channel() -> (mpsc::Sender<Frame<Bytes>>, AnyBody) {
         let (tx, rx) = mpsc::channel(16);
         (tx, ChannelBody(rx).boxed())
     }

@@ -34,7 +34,7 @@ fn an_invalid_route_part_fails_the_build() {
     );
     let text = e.to_string();
     assert!(
-        text.contains("Route(\"bad\")") && text.contains("route bad: spec.hostnames[0]"),
+        text.starts_with("table part route bad does not validate:\nroute bad: spec.hostnames[0]: "),
         "{text}"
     );
 }
@@ -110,4 +110,10 @@ fn unresolved_backends_are_carried() {
     assert_eq!(r.unresolved_backends.len(), 1);
     assert_eq!(r.created_revision(), 4);
     assert_eq!(r.part_id(), PartId::Route("r".into()));
+}
+
+#[test]
+fn the_index_is_shared_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<RouteIndex>();
 }

@@ -255,6 +255,10 @@ const HOSTS: &[&str] = &[
     "x.mesh",
     "other.org",
     "",
+    "A.example.com..",
+    "B.Example.com.:80",
+    "a.example.com:80:90",
+    "X.Mesh",
 ];
 const PATHS: &[&str] = &[
     "/", "/a", "/a/", "/a/b", "/a/b/", "/a/b/c", "/a/b/c/d", "/ab", "/abc", "/b", "/b/a", "/a//b",
