@@ -10,6 +10,7 @@ use crate::model::{Backend, Hostname, Match, PathMatch, Resource, Route, Rule, T
 use crate::spec::{Document, RouteDoc, ServiceDoc};
 use crate::table::{MatchKey, PartId, RoutePart, RouteTable, ServicePart};
 use crate::validate::{check_hostname, validate, Problem, Problems};
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 
@@ -238,38 +239,27 @@ enum Acc {
 }
 
 impl Acc {
-    fn push(acc: Option<&mut Acc>, cand: Cand) -> Option<Acc> {
-        match acc {
-            None => return Some(Acc::One(cand)),
-            Some(Acc::Many(list)) => list.push(cand),
-            Some(acc @ Acc::One(_)) => {
-                if let Acc::One(first) = *acc {
-                    *acc = Acc::Many(vec![first, cand]);
-                }
-            }
-        }
-        None
-    }
-
-    fn into_vec(self) -> Vec<Cand> {
+    fn push(&mut self, cand: Cand) {
         match self {
-            Acc::One(c) => vec![c],
-            Acc::Many(list) => list,
+            Acc::Many(list) => list.push(cand),
+            Acc::One(first) => *self = Acc::Many(vec![*first, cand]),
         }
     }
 }
 
 impl<'r> Builder<'r> {
     fn add(&mut self, cand: Cand, path: &'r PathMatch) {
-        let map = match path {
+        let (map, key) = match path {
             PathMatch::Exact(p) => (&mut self.exact, p),
             PathMatch::Prefix(p) if p == "/" => return self.root.push(cand),
             PathMatch::Prefix(p) => (&mut self.prefixes, p),
             PathMatch::Regex(_) => return self.regexes.push(cand),
         };
-        let (map, key) = map;
-        if let Some(first) = Acc::push(map.get_mut(key.as_str()), cand) {
-            map.insert(key, first);
+        match map.entry(key) {
+            Entry::Vacant(v) => {
+                v.insert(Acc::One(cand));
+            }
+            Entry::Occupied(mut o) => o.get_mut().push(cand),
         }
     }
 
@@ -277,7 +267,7 @@ impl<'r> Builder<'r> {
         let mut bucket = Bucket::default();
         let cands = |acc: Acc| match acc {
             Acc::One(c) => Cands::One(c),
-            many => sorted(many.into_vec(), routes),
+            Acc::Many(list) => sorted(list, routes),
         };
         for (path, acc) in self.exact {
             bucket.exact.insert(Key::new(path), cands(acc));
