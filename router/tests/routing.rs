@@ -219,3 +219,26 @@ async fn slow_backend_times_out_with_504() -> anyhow::Result<()> {
     );
     router.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_ref_port_overrides_the_endpoint_port() -> anyhow::Result<()> {
+    let registered = Backend::start("registered").await;
+    let other_port = Backend::start("other-port").await;
+    let table = TableBuilder::new()
+        .service("svc", &[&registered])
+        .route(
+            "by-port",
+            json!({"hostnames": ["port.example.com"], "rules": [
+                {"backendRefs": [{"name": "svc", "port": other_port.addr.port()}]}
+            ]}),
+        )
+        .build(1);
+    let router = Router::start(table).await;
+    let http = Http::new();
+    let a = http.get(&router.url("/"), "port.example.com").await?;
+    assert_eq!((a.status, a.body.as_str()), (200, "other-port"));
+    // The implicit service route still uses the endpoint's own port.
+    let a = http.get(&router.url("/"), "svc.mesh").await?;
+    assert_eq!((a.status, a.body.as_str()), (200, "registered"));
+    router.stop().await
+}

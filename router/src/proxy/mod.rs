@@ -219,6 +219,12 @@ impl ProxyHttp for MeshProxy {
             return Err(self.fail(ctx, MeshError::Internal));
         };
         let mut peer = Box::new(template.clone());
+        // A backendRef's port overrides the endpoints' own (Gateway API).
+        if let Some(port) = ctx.backend_spec(&snapshot).and_then(|b| b.port) {
+            if let pingora::protocols::l4::socket::SocketAddr::Inet(addr) = &mut peer._address {
+                addr.set_port(port);
+            }
+        }
         ctx.record_attempt(pick);
         let remaining = ctx.remaining();
         let per_attempt = min_opt(rule.timeouts.backend_request, remaining);
