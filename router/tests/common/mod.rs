@@ -157,15 +157,7 @@ impl Backend {
     }
 
     pub fn entry(&self, name: &str) -> EndpointEntry {
-        EndpointEntry {
-            name: name.to_owned(),
-            address: self.addr.ip().to_string(),
-            port: self.addr.port(),
-            weight: 1,
-            zone: None,
-            labels: Default::default(),
-            health: Default::default(),
-        }
+        endpoint(name, self.addr)
     }
 }
 
@@ -232,6 +224,19 @@ impl TableBuilder {
 
     pub fn build(self, revision: i64) -> RouteTable {
         RouteTable::from_parts(revision, self.parts).expect("table")
+    }
+}
+
+/// The table entry of an endpoint named `name` listening on `addr`.
+pub fn endpoint(name: &str, addr: SocketAddr) -> EndpointEntry {
+    EndpointEntry {
+        name: name.to_owned(),
+        address: addr.ip().to_string(),
+        port: addr.port(),
+        weight: 1,
+        zone: None,
+        labels: Default::default(),
+        health: Default::default(),
     }
 }
 

@@ -97,15 +97,7 @@ impl H2Backend {
 
     /// The endpoint entry of this backend.
     pub fn entry(&self, name: &str) -> mesh_config::table::EndpointEntry {
-        mesh_config::table::EndpointEntry {
-            name: name.to_owned(),
-            address: self.addr.ip().to_string(),
-            port: self.addr.port(),
-            weight: 1,
-            zone: None,
-            labels: Default::default(),
-            health: Default::default(),
-        }
+        crate::common::endpoint(name, self.addr)
     }
 }
 
