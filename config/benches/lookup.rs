@@ -9,9 +9,10 @@
 //! cycles through 1024 different requests (hosts and routes) so that the
 //! index is not served from a handful of cache lines: at 100k routes most
 //! lookups miss the CPU caches, as a router's would for cold routes; the
-//! `exact_hot` case repeats one request to show the cost of a cached one.
+//! `exact_hot` and `regex_hot` cases repeat one request to show the cost
+//! of a cached one.
 //!
-//! `cargo bench -p mesh-config --bench lookup` (about a minute).
+//! `cargo bench -p mesh-config --bench lookup` (about a minute and a half).
 
 use criterion::{BenchmarkId, Criterion};
 use mesh_config::lookup::{RouteIndex, SimpleRequest};
@@ -153,6 +154,20 @@ fn cases(routes: usize) -> Vec<(&'static str, Vec<Req>, Option<usize>)> {
             case(
                 routes,
                 |i| i % 100 == 0,
+                |i, h| {
+                    get(
+                        format!("a.wild{}.example.com", i % h),
+                        format!("/r{i}/items/42/detail"),
+                    )
+                },
+            ),
+            Some(4),
+        ),
+        (
+            "regex_hot",
+            case(
+                routes,
+                |i| i == 0,
                 |i, h| {
                     get(
                         format!("a.wild{}.example.com", i % h),

@@ -8,7 +8,8 @@
 //!   (`/a/b/c`: `/a/b/c`, `/a/b`, `/a`), longest first, skipping the lengths
 //!   no prefix of the bucket has; then the candidates of the root prefix
 //!   `/`, which match every path.
-//! - `RegularExpression`: one list, tried in order.
+//! - `RegularExpression`: one list, tried in order; a regex whose literal
+//!   start (see [`literal_prefix`]) the path lacks is skipped unrun.
 //!
 //! Candidates under one key, and the regex list, are sorted by `MatchKey`.
 //! `MatchKey` orders exact before prefix before regex, prefixes by length
@@ -141,19 +142,34 @@ pub(super) struct Bucket {
     /// The `PathPrefix /` candidates.
     pub root: Cands,
     pub regexes: Box<[RegexCand]>,
-    /// The literal starts of the regexes, one after the other (read in
-    /// sequence, not through a pointer each).
+    /// The literal starts of the regexes past their first eight bytes, one
+    /// after the other (read in sequence, not through a pointer each).
     pub literals: Box<[u8]>,
 }
 
-/// A regex path candidate with where, in the bucket's `literals`, is the
-/// literal text every path it matches starts with: a path without it skips
-/// the regex.
+/// A regex path candidate with the literal text every path it matches
+/// starts with: its first eight bytes packed in `head` (the bytes `mask`
+/// keeps), the rest at `rest_start..rest_end` in the bucket's `literals`.
+/// A path without it skips the regex unrun.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct RegexCand {
+    pub head: u64,
+    pub mask: u64,
+    pub rest_start: u32,
+    pub rest_end: u32,
     pub cand: Cand,
-    pub literal_start: u32,
-    pub literal_end: u32,
+}
+
+/// Up to the first eight bytes of `b`, little-endian, zero-padded.
+#[inline]
+pub(super) fn head8(b: &[u8]) -> u64 {
+    match b.get(..8) {
+        Some(word) => u64::from_le_bytes(word.try_into().unwrap_or_default()),
+        None => b
+            .iter()
+            .rev()
+            .fold(0, |w, byte| (w << 8) | u64::from(*byte)),
+    }
 }
 
 impl Bucket {
@@ -218,13 +234,17 @@ impl Bucket {
         if let Some(found) = first(&self.root) {
             return Some(found);
         }
+        let head = head8(bytes);
+        let tail = bytes.get(8..).unwrap_or_default();
         self.regexes
             .iter()
             .filter(|r| {
-                let literal = self
-                    .literals
-                    .get(r.literal_start as usize..r.literal_end as usize);
-                literal.is_some_and(|l| bytes.starts_with(l))
+                head & r.mask == r.head
+                    && (r.rest_start == r.rest_end
+                        || self
+                            .literals
+                            .get(r.rest_start as usize..r.rest_end as usize)
+                            .is_some_and(|rest| tail.starts_with(rest)))
             })
             .map(|r| r.cand)
             .filter(|c| {

@@ -2,7 +2,7 @@
 //! service routes, and sort every match into its host buckets and path
 //! keys in [`MatchKey`] order.
 
-use super::bucket::{literal_prefix, Bucket, Cand, Cands, RegexCand};
+use super::bucket::{head8, literal_prefix, Bucket, Cand, Cands, RegexCand};
 use super::hash::{FastHasher, Key};
 use super::hosts::Hosts;
 use super::{IndexedRoute, LookupError, RouteOrigin};
@@ -284,13 +284,19 @@ impl<'r> Builder<'r> {
                 Some(PathMatch::Regex(p)) => literal_prefix(p.source()),
                 _ => "",
             };
-            let literal_start = u32::try_from(literals.len()).map_err(|_| too_large("regexes"))?;
-            literals.extend_from_slice(literal.as_bytes());
-            let literal_end = u32::try_from(literals.len()).map_err(|_| too_large("regexes"))?;
+            let (first, rest) = literal.as_bytes().split_at(literal.len().min(8));
+            let rest_start = u32::try_from(literals.len()).map_err(|_| too_large("regexes"))?;
+            literals.extend_from_slice(rest);
+            let rest_end = u32::try_from(literals.len()).map_err(|_| too_large("regexes"))?;
             regexes.push(RegexCand {
+                head: head8(first),
+                mask: match first.len() {
+                    8 => u64::MAX,
+                    n => (1 << (8 * n)) - 1,
+                },
+                rest_start,
+                rest_end,
                 cand,
-                literal_start,
-                literal_end,
             });
         }
         bucket.regexes = regexes.into();

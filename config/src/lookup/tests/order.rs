@@ -92,7 +92,7 @@ proptest! {
     fn walk_visits_path_matches_in_match_key_order(
         parts in parts(false),
         paths in proptest::collection::vec(
-            prop::sample::select(&["/", "/a", "/a/", "/a/b", "/a/b/c", "/a/b/c/d", "/ab", "/b", "/b/a", "", "*"][..]),
+            prop::sample::select(&["/", "/a", "/a/", "/a/b", "/a/b/c", "/a/b/c/d", "/a/b/c/d/e1", "/ab", "/b", "/b/a", "", "*"][..]),
             1..=8,
         ),
     ) {

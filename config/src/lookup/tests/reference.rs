@@ -132,6 +132,9 @@ const REGEXES: &[&str] = &[
     "/ab?",
     "/a|/b",
     "(?i)/A(/.*)?",
+    "/a/b/c/d.*",
+    "/a/b/c/d/e[0-9]",
+    "/a/b/c/d/x?",
 ];
 
 fn path_match() -> impl Strategy<Value = Option<spec::PathMatch>> {
@@ -261,8 +264,22 @@ const HOSTS: &[&str] = &[
     "X.Mesh",
 ];
 const PATHS: &[&str] = &[
-    "/", "/a", "/a/", "/a/b", "/a/b/", "/a/b/c", "/a/b/c/d", "/ab", "/abc", "/b", "/b/a", "/a//b",
-    "", "*",
+    "/",
+    "/a",
+    "/a/",
+    "/a/b",
+    "/a/b/",
+    "/a/b/c",
+    "/a/b/c/d",
+    "/a/b/c/d/",
+    "/a/b/c/d/e1",
+    "/ab",
+    "/abc",
+    "/b",
+    "/b/a",
+    "/a//b",
+    "",
+    "*",
 ];
 
 /// `(method, host, path, query, headers)`.
