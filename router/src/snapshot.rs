@@ -144,21 +144,7 @@ impl Snapshot {
     /// The route, rule and match serving `req`, with the route's position.
     pub fn lookup<R: RequestView + ?Sized>(&self, req: &R) -> Option<(usize, Matched<'_>)> {
         let m = self.index.lookup(req)?;
-        let position = self.route_position(m.route)?;
-        Some((position, m))
-    }
-
-    /// The position of `route` in the index's routes: the offset of the
-    /// reference into the slice, checked.
-    fn route_position(&self, route: &IndexedRoute) -> Option<usize> {
-        let routes = self.index.routes();
-        let size = std::mem::size_of::<IndexedRoute>().max(1);
-        let offset =
-            (route as *const IndexedRoute as usize).wrapping_sub(routes.as_ptr() as usize) / size;
-        routes
-            .get(offset)
-            .filter(|r| std::ptr::eq(*r, route))
-            .map(|_| offset)
+        Some((m.route_index, m))
     }
 
     pub fn indexed_route(&self, route: usize) -> Option<&IndexedRoute> {
