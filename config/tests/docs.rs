@@ -26,7 +26,10 @@ fn readme_yaml_blocks_are_valid() {
     while let Some(start) = rest.find("```yaml\n") {
         let body = &rest[start + 8..];
         let end = body.find("```").expect("closed code block");
-        check(&body[..end], &format!("README.md yaml block {}", blocks + 1));
+        check(
+            &body[..end],
+            &format!("README.md yaml block {}", blocks + 1),
+        );
         blocks += 1;
         rest = &body[end + 3..];
     }
