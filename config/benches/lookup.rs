@@ -1,7 +1,8 @@
 //! Route lookup benchmarks: [`RouteIndex::lookup`] on tables of 10, 1k and
 //! 100k routes, for each kind of match (exact path, deep path under a
 //! prefix, header condition, regex, wildcard host, miss), plus the time to
-//! build the index of the 100k-route table (printed before the runs).
+//! build the index of the 100k-route table, from scratch and from the
+//! previous index after one route changed (printed before the runs).
 //!
 //! Routes are spread over `routes / 100` hosts (at least 1, at most 1k), so
 //! a 100k table has 1k hosts of 100 routes each; every 50th route lists a
@@ -12,7 +13,8 @@
 //! `exact_hot` and `regex_hot` cases repeat one request to show the cost
 //! of a cached one.
 //!
-//! `cargo bench -p mesh-config --bench lookup` (about a minute and a half).
+//! `cargo bench -p mesh-config --bench lookup` (about a minute and a half;
+//! `-- build` for the build times only).
 
 use criterion::{BenchmarkId, Criterion};
 use mesh_config::lookup::{RouteIndex, SimpleRequest};
@@ -208,23 +210,44 @@ fn found(index: &RouteIndex, r: &Req) -> Option<usize> {
     index.lookup(&req).map(|m| m.rule_index)
 }
 
-/// Prints how long building the index of the largest table takes.
-fn build_time() {
-    let routes = SIZES[SIZES.len() - 1];
-    let table = table(routes);
+/// The median and min of three runs of `f`.
+fn time3<T>(mut f: impl FnMut() -> T) -> (Duration, Duration) {
     let mut times = Vec::new();
     for _ in 0..3 {
         let start = Instant::now();
-        let index = RouteIndex::build(&table).expect("bench index builds");
+        black_box(f());
         times.push(start.elapsed());
-        black_box(&index);
     }
     times.sort();
+    (times[0], times[1])
+}
+
+/// Prints how long building the index of the largest table takes: from
+/// scratch, and with [`RouteIndex::build_from`] after one route changed.
+fn build_time() {
+    let routes = SIZES[SIZES.len() - 1];
+    let table = table(routes);
+    let (min, median) = time3(|| RouteIndex::build(&table).expect("bench index builds"));
     println!(
-        "index build, {routes} routes ({} hosts): min {:?}, median {:?} (validation included)",
+        "index build, {routes} routes ({} hosts): min {min:?}, median {median:?} (validation included)",
         hosts(routes),
-        times[0],
-        times[1]
+    );
+    let old = RouteIndex::build(&table).expect("bench index builds");
+    let mut changed = table.clone();
+    let i = routes / 2;
+    let mut part = RoutePart {
+        name: format!("route-{i}"),
+        created_revision: i as i64 + 1,
+        spec: spec(i + 1, hosts(routes)),
+        unresolved_backends: BTreeSet::new(),
+    };
+    part.spec.hostnames = spec(i, hosts(routes)).hostnames;
+    let part = Part::new(PartBody::Route(part));
+    changed.parts.insert(part.id(), part);
+    let (min, median) =
+        time3(|| RouteIndex::build_from(&changed, Some(&old)).expect("bench index builds"));
+    println!(
+        "index rebuild after one route changed, {routes} routes (build_from): min {min:?}, median {median:?}"
     );
 }
 
@@ -261,6 +284,9 @@ fn lookups(c: &mut Criterion) {
 
 fn main() {
     build_time();
+    if std::env::args().skip(1).any(|a| a == "build") {
+        return;
+    }
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))

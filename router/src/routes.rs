@@ -1,7 +1,8 @@
 //! The live state: the [`Snapshot`] being served, behind an `ArcSwap`.
 //!
 //! [`Routes::swap`] builds a snapshot from a table (validation, index,
-//! balancers, metric handles) off the hot path and swaps it in atomically.
+//! balancers, metric handles) off the hot path, reusing what it can of the
+//! snapshot it replaces, and swaps it in atomically.
 //! A request loads the current snapshot once, when it starts, and keeps it
 //! to the end (retries included): a swap never changes the rules of an
 //! in-flight request, and the old snapshot is freed when its last request
@@ -45,7 +46,8 @@ impl Routes {
     /// Building costs CPU in proportion to the table: call it from a
     /// blocking-friendly context for large tables.
     pub fn swap(&self, table: RouteTable) -> Result<i64, BuildError> {
-        let snapshot = match Snapshot::build(table, &self.metrics) {
+        let previous = self.current.load_full();
+        let snapshot = match Snapshot::build(table, previous.as_deref(), &self.metrics) {
             Ok(s) => s,
             Err(e) => {
                 self.metrics.table_rejects.inc();

@@ -2,7 +2,8 @@
 //! per-service upstream state (endpoints, balancer, peer templates) and
 //! per-route, per-rule state (weighted backends with resolved services and
 //! metric handles, resolved mirrors). Built once per table by
-//! [`Snapshot::build`]; immutable afterwards, shared by `Arc`.
+//! [`Snapshot::build`] (reusing the validated routes of the previous
+//! snapshot's unchanged parts); immutable afterwards, shared by `Arc`.
 //!
 //! Everything a request needs is found by index: the index's route slot,
 //! the rule and backend positions, the service position. Nothing is looked
@@ -99,8 +100,14 @@ pub struct MirrorTarget {
 
 impl Snapshot {
     /// Validates and indexes `table` and prepares every service and rule.
-    pub fn build(table: RouteTable, metrics: &Metrics) -> Result<Snapshot, BuildError> {
-        let index = RouteIndex::build(&table)?;
+    /// The routes of `previous` (the snapshot served so far) whose table
+    /// part is unchanged are reused, not validated again.
+    pub fn build(
+        table: RouteTable,
+        previous: Option<&Snapshot>,
+        metrics: &Metrics,
+    ) -> Result<Snapshot, BuildError> {
+        let index = RouteIndex::build_from(&table, previous.map(|p| &p.index))?;
         let hash = table.hash();
         let mut services = Vec::new();
         let mut positions = HashMap::new();

@@ -120,16 +120,27 @@ async fn admin_endpoints() -> anyhow::Result<()> {
     let served: mesh_config::table::RouteTable = serde_json::from_str(&a.body)?;
     assert_eq!(served, table);
     assert_eq!(http.get(&router.url("/"), "up").await?.status, 200);
-    let metrics = http.get(&router.admin_url("/metrics"), "").await?.body;
-    for want in [
-        r#"mesh_router_requests_total{class="2xx",route="service:up",service="up"} 1"#,
-        "mesh_router_table_revision 42",
-        "mesh_router_table_swaps_total 1",
-        "mesh_router_request_duration_seconds_bucket",
-        "mesh_router_downstream_connections_open",
-    ] {
-        assert!(metrics.contains(want), "{want} missing in\n{metrics}");
-    }
+    // A request is counted when its logging phase ends, just after the
+    // answer is sent: wait for it rather than race it.
+    let metrics_url = router.admin_url("/metrics");
+    eventually(
+        "the request in the metrics",
+        Duration::from_secs(5),
+        || async {
+            let metrics = http.get(&metrics_url, "").await?.body;
+            for want in [
+                r#"mesh_router_requests_total{class="2xx",route="service:up",service="up"} 1"#,
+                "mesh_router_table_revision 42",
+                "mesh_router_table_swaps_total 1",
+                "mesh_router_request_duration_seconds_bucket",
+                "mesh_router_downstream_connections_open",
+            ] {
+                anyhow::ensure!(metrics.contains(want), "{want} missing in\n{metrics}");
+            }
+            Ok(())
+        },
+    )
+    .await?;
     router.stop().await
 }
 

@@ -1,5 +1,6 @@
-//! Building the index from a table: validate every part, make the implicit
-//! service routes, and sort every match into its host buckets and path
+//! Building the index from a table: validate every part (or reuse the
+//! validated route of an unchanged part from the previous index), make the
+//! implicit service routes, and sort every match into its host buckets and path
 //! keys in [`MatchKey`] order.
 
 use super::bucket::{head8, literal_prefix, Bucket, Cand, Cands, RegexCand};
@@ -8,21 +9,43 @@ use super::hosts::Hosts;
 use super::{IndexedRoute, LookupError, RouteOrigin};
 use crate::model::{Backend, Hostname, Match, PathMatch, Resource, Route, Rule, Timeouts};
 use crate::spec::{Document, RouteDoc, ServiceDoc};
-use crate::table::{MatchKey, PartId, RoutePart, RouteTable, ServicePart};
+use crate::table::{MatchKey, Part, PartBody, PartId, RoutePart, RouteTable, ServicePart};
 use crate::validate::{check_hostname, validate, Problem, Problems};
+use std::cmp::Ordering;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::BuildHasherDefault;
+use std::sync::Arc;
 
 /// A build-time map, hashed fast (its keys come from the table).
 type Fast<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 /// Every route of `table`: its Route parts in name order, then one implicit
-/// route per service with implicit hostnames, in name order.
-pub(super) fn routes(table: &RouteTable) -> Result<Vec<IndexedRoute>, LookupError> {
+/// route per service with implicit hostnames, in name order. A route of
+/// `previous` (an earlier index's routes) whose part is unchanged is reused
+/// instead of validated again.
+pub(super) fn routes(
+    table: &RouteTable,
+    previous: &[IndexedRoute],
+) -> Result<Vec<IndexedRoute>, LookupError> {
+    // The previous routes: Route parts first, then services, each in name
+    // order, as the table's parts come (see `RouteIndex::routes`).
+    let split = previous.partition_point(|r| matches!(r.origin, RouteOrigin::Route { .. }));
+    let (old_routes, old_services) = previous.split_at(split);
+    let mut old_routes = Previous::new(old_routes, |r| &r.name);
+    let mut old_services = Previous::new(old_services, |r| r.route.name.as_str());
     let mut routes = Vec::new();
-    for part in table.routes() {
-        routes.push(route(part)?);
+    for (part, body) in table.parts.values().filter_map(|p| match &*p.body {
+        PartBody::Route(r) => Some((p, r)),
+        PartBody::Service(_) => None,
+    }) {
+        match old_routes
+            .take(&body.name)
+            .filter(|old| same_part(&old.part, part))
+        {
+            Some(old) => routes.push(old.clone()),
+            None => routes.push(route(part, body)?),
+        }
     }
     // Implicit hostnames that a route lists exactly belong to the route
     // (the controller leaves them out already; a foreign table may not).
@@ -36,40 +59,86 @@ pub(super) fn routes(table: &RouteTable) -> Result<Vec<IndexedRoute>, LookupErro
         .collect();
     let mut owners: HashMap<String, String> = HashMap::new();
     let mut implicit = Vec::new();
-    for part in table.services() {
-        let hostnames = implicit_hostnames(part, &claimed)?;
+    for (part, body) in table.parts.values().filter_map(|p| match &*p.body {
+        PartBody::Service(s) => Some((p, s)),
+        PartBody::Route(_) => None,
+    }) {
+        let hostnames = implicit_hostnames(body, &claimed)?;
         for h in &hostnames {
-            if let Some(first) = owners.insert(h.to_string(), part.name.clone()) {
+            if let Some(first) = owners.insert(h.to_string(), body.name.clone()) {
                 return Err(LookupError::DuplicateImplicitHostname {
                     hostname: h.to_string(),
                     first,
-                    second: part.name.clone(),
+                    second: body.name.clone(),
                 });
             }
         }
-        if !hostnames.is_empty() {
-            implicit.push(service_route(part, hostnames)?);
+        if hostnames.is_empty() {
+            continue;
+        }
+        let old = old_services
+            .take(&body.name)
+            .filter(|old| same_part(&old.part, part) && old.route.hostnames == hostnames);
+        match old {
+            Some(old) => implicit.push(old.clone()),
+            None => implicit.push(service_route(part, body, hostnames)?),
         }
     }
     routes.append(&mut implicit);
     Ok(routes)
 }
 
+/// Whether `old` (the part a route was validated from) and `new` are the
+/// same part: equal hashes, and the same shared body or an equal one (so a
+/// wrong stated hash never makes a stale route reused).
+fn same_part(old: &Part, new: &Part) -> bool {
+    old.hash == new.hash && (Arc::ptr_eq(&old.body, &new.body) || old.body == new.body)
+}
+
+/// Previous routes sorted by name, taken in name order.
+struct Previous<'a, F> {
+    rest: &'a [IndexedRoute],
+    name: F,
+}
+
+impl<'a, F: Fn(&'a IndexedRoute) -> &'a str> Previous<'a, F> {
+    fn new(routes: &'a [IndexedRoute], name: F) -> Self {
+        Previous { rest: routes, name }
+    }
+
+    /// The route named `name`, skipping the ones before it (names must be
+    /// asked in increasing order); `None` if there is none.
+    fn take(&mut self, name: &str) -> Option<&'a IndexedRoute> {
+        while let Some((first, rest)) = self.rest.split_first() {
+            match (self.name)(first).cmp(name) {
+                Ordering::Less => self.rest = rest,
+                Ordering::Equal => {
+                    self.rest = rest;
+                    return Some(first);
+                }
+                Ordering::Greater => return None,
+            }
+        }
+        None
+    }
+}
+
 /// Validates a route part.
-fn route(part: &RoutePart) -> Result<IndexedRoute, LookupError> {
+fn route(part: &Part, body: &RoutePart) -> Result<IndexedRoute, LookupError> {
     let doc = Document::Route(RouteDoc {
-        name: part.name.clone(),
-        spec: part.spec.clone(),
+        name: body.name.clone(),
+        spec: body.spec.clone(),
     });
-    let id = || PartId::Route(part.name.clone());
+    let id = || PartId::Route(body.name.clone());
     match validate(&doc) {
         Ok(Resource::Route(route)) => Ok(IndexedRoute {
-            name: part.name.clone(),
+            name: body.name.clone(),
             origin: RouteOrigin::Route {
-                created_revision: part.created_revision,
+                created_revision: body.created_revision,
             },
-            route,
-            unresolved_backends: part.unresolved_backends.clone(),
+            route: Arc::new(route),
+            unresolved_backends: body.unresolved_backends.clone(),
+            part: part.clone(),
         }),
         Ok(other) => Err(invalid(id(), &doc, format!("is a {}", other.kind()))),
         Err(problems) => Err(LookupError::InvalidPart {
@@ -115,11 +184,12 @@ fn service_doc(part: &ServicePart) -> Document {
 /// Validates a service part into its implicit route: every path of its
 /// hostnames to the service.
 fn service_route(
-    part: &ServicePart,
+    part: &Part,
+    body: &ServicePart,
     hostnames: Vec<Hostname>,
 ) -> Result<IndexedRoute, LookupError> {
-    let doc = service_doc(part);
-    let id = || PartId::Service(part.name.clone());
+    let doc = service_doc(body);
+    let id = || PartId::Service(body.name.clone());
     let service = match validate(&doc) {
         Ok(Resource::Service(s)) => s,
         Ok(other) => return Err(invalid(id(), &doc, format!("is a {}", other.kind()))),
@@ -151,12 +221,13 @@ fn service_route(
     Ok(IndexedRoute {
         name: format!("service:{}", service.name),
         origin: RouteOrigin::Service,
-        route: Route {
+        route: Arc::new(Route {
             name: service.name,
             hostnames,
             rules: vec![rule],
-        },
+        }),
         unresolved_backends: BTreeSet::new(),
+        part: part.clone(),
     })
 }
 

@@ -2,6 +2,9 @@
 //! API semantics and precedence. The router's hot path: [`RouteIndex`] is
 //! built once per table, shared (`Arc`) by every worker thread, and
 //! [`RouteIndex::lookup`] takes no lock and allocates nothing.
+//! [`RouteIndex::build_from`] rebuilds it for a new table reusing the
+//! validated routes of the previous index whose parts did not change, so a
+//! small change to a large table does not validate every route again.
 //!
 //! # Semantics
 //! 1. **Host.** The request's host is normalised ([`normalize_host`]:
@@ -66,9 +69,10 @@ mod tests;
 pub use request::{normalize_host, query_param, HostBuf, RequestView, SimpleRequest};
 
 use crate::model::{Match, Route, Rule};
-use crate::table::{PartId, RouteTable};
+use crate::table::{Part, PartId, RouteTable};
 use crate::validate::Problems;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// The route lookup index of one table. Immutable; cheap to share.
 #[derive(Debug)]
@@ -99,11 +103,15 @@ pub struct IndexedRoute {
     pub name: String,
     pub origin: RouteOrigin,
     /// The validated route; for an implicit service route, named after the
-    /// service, with its implicit hostnames and one rule.
-    pub route: Route,
+    /// service, with its implicit hostnames and one rule. Shared with the
+    /// next index when the part does not change.
+    pub route: Arc<Route>,
     /// Backends named by the route that name no service (their share of
     /// requests answers 500).
     pub unresolved_backends: BTreeSet<String>,
+    /// The table part it was validated from (hash and shared body): what
+    /// [`RouteIndex::build_from`] compares to reuse it.
+    pub part: Part,
 }
 
 impl IndexedRoute {
@@ -175,7 +183,21 @@ impl RouteIndex {
     /// fails validation fails the whole build, naming the part and its
     /// problems.
     pub fn build(table: &RouteTable) -> Result<RouteIndex, LookupError> {
-        let routes = build::routes(table)?;
+        RouteIndex::build_from(table, None)
+    }
+
+    /// [`RouteIndex::build`], reusing the validated routes of `previous`
+    /// (the index of an earlier table) whose part is unchanged: same id,
+    /// same hash and equal body (the body is compared only when it is not
+    /// the same shared `Arc`). Implicit service routes are reused only when
+    /// their service part and their implicit hostnames are unchanged. The
+    /// result is the index `build(table)` gives; only the work differs.
+    pub fn build_from(
+        table: &RouteTable,
+        previous: Option<&RouteIndex>,
+    ) -> Result<RouteIndex, LookupError> {
+        let previous = previous.map_or(&[][..], |p| p.routes.as_slice());
+        let routes = build::routes(table, previous)?;
         let hosts = build::hosts(&routes)?;
         Ok(RouteIndex {
             revision: table.revision,

@@ -2,7 +2,8 @@
 //! `conditions`, `hosts`), the build's checks (`build`), the proof that the
 //! index visits matches in `MatchKey` order (`order`), and the key
 //! correctness property: the index agrees with a naive linear scan on random
-//! tables and requests (`reference`).
+//! tables and requests (`reference`), also after a rebuild from a previous
+//! index (`reuse`).
 
 mod build;
 mod conditions;
@@ -10,6 +11,7 @@ mod hosts;
 mod order;
 mod paths;
 mod reference;
+mod reuse;
 
 use super::{RouteIndex, SimpleRequest};
 use crate::spec::{RouteSpec, ServiceSpec};
