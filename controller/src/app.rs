@@ -133,7 +133,10 @@ pub async fn run(
         addr: settings.listen,
         source,
     })?;
-    let id = settings.id.clone().unwrap_or_else(|| default_id(addr));
+    let id = settings
+        .id
+        .clone()
+        .unwrap_or_else(|| crate::host::instance_id("controller", addr.port()));
     let metrics = Metrics::new()?;
 
     // One shutdown signal, fanned out to every task.
@@ -215,16 +218,6 @@ pub async fn run(
         metrics,
         task,
     })
-}
-
-/// `<hostname>:<port>`.
-fn default_id(addr: SocketAddr) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "controller".to_owned());
-    format!("{host}:{}", addr.port())
 }
 
 /// Applies sync events and compiles; see the module doc for coalescing.

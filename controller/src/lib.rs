@@ -14,12 +14,14 @@
 //! | [`admin`] | the HTTP listener: the wire paths, `/metrics`, `/live`, `/ready`, `/v1/table`, `/v1/fleet` |
 //! | [`sync`] | etcd → controller: one consistent read, then the watch; reconnects, resyncs after compaction |
 //! | [`status_writer`] | controller → etcd: resource statuses, and router statuses on the controller's lease |
+//! | [`host`] | the default instance id (`<hostname>:<port>`) of controllers and routers |
 //! | [`client`] | the router's side of the wire: subscribe, report, follow a table |
 
 pub mod admin;
 pub mod app;
 pub mod client;
 pub mod compile;
+pub mod host;
 pub mod meshctl;
 pub mod metrics;
 pub mod mirror;

@@ -145,7 +145,7 @@ pub async fn run(
     let id = settings
         .id
         .clone()
-        .unwrap_or_else(|| default_id(listen.port()));
+        .unwrap_or_else(|| mesh_controller::host::instance_id("router", listen.port()));
 
     let (stop_tx, stop_rx) = watch::channel(None::<StopMode>);
     let (done_tx, done_rx) = oneshot::channel();
@@ -285,16 +285,6 @@ async fn wait_accepting(
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(50));
     }
-}
-
-/// `<hostname>:<port>`.
-fn default_id(port: u16) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "router".to_owned());
-    format!("{host}:{port}")
 }
 
 /// How the router stops when its `shutdown` future resolves.
