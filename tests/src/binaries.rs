@@ -92,6 +92,16 @@ fn build(target_dir: &Path, profile_dir: &Path) -> anyhow::Result<()> {
         }
         None => bail!("cannot tell the build profile of {}", profile_dir.display()),
     }
+    // Cargo gives a test process the variables it gives a crate being built
+    // (CARGO_PKG_NAME=mesh-tests, CARGO_MANIFEST_DIR, ...). Build scripts
+    // that watch them (ring's does) would see other values than in the
+    // build that made the binaries and rebuild half the tree: pass on the
+    // environment of the outer cargo instead.
+    for (key, _) in std::env::vars_os() {
+        if key.to_str().is_some_and(is_per_crate_var) {
+            cmd.env_remove(&key);
+        }
+    }
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
     let status = cmd
         .status()
@@ -100,4 +110,45 @@ fn build(target_dir: &Path, profile_dir: &Path) -> anyhow::Result<()> {
         bail!("building the binaries failed ({status}): {cmd:?}");
     }
     Ok(())
+}
+
+/// Whether `key` is one of the variables cargo sets for one crate (and so
+/// for its test processes), not one of the user's.
+fn is_per_crate_var(key: &str) -> bool {
+    key.starts_with("CARGO_PKG_")
+        || key.starts_with("CARGO_MANIFEST_")
+        || key.starts_with("CARGO_BIN_")
+        || matches!(
+            key,
+            "CARGO_CRATE_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "CARGO_RUSTC_CURRENT_DIR"
+                | "OUT_DIR"
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_per_crate_var;
+
+    #[test]
+    fn only_per_crate_variables_are_dropped() {
+        for key in [
+            "CARGO_PKG_NAME",
+            "CARGO_MANIFEST_DIR",
+            "CARGO_CRATE_NAME",
+            "OUT_DIR",
+        ] {
+            assert!(is_per_crate_var(key), "{key}");
+        }
+        for key in [
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "CARGO_PROFILE_RELEASE_DEBUG",
+            "PATH",
+        ] {
+            assert!(!is_per_crate_var(key), "{key}");
+        }
+    }
 }
