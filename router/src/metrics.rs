@@ -3,12 +3,18 @@
 //!
 //! Label sets are resolved into handles ([`RequestHandles`]) when a table is
 //! built, so serving a request only bumps atomics: no label lookup, no lock,
-//! no allocation.
+//! no allocation. A handle creates its series on first use (a table of
+//! 10,000 routes does not export 10,000 × 7 series of zeros), and handles
+//! are kept across tables per (route, service) pair: building a table looks
+//! each pair up once instead of resolving seven label sets, and the series of
+//! pairs no table uses any more are removed ([`Metrics::retain`]).
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
     Registry, TextEncoder,
 };
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use thiserror::Error;
 
 /// Why the metrics could not be set up or rendered.
@@ -62,31 +68,78 @@ pub struct Metrics {
     /// mirrored copies sent, and skipped because too many were in flight.
     pub mirrors: IntCounter,
     pub mirrors_dropped: IntCounter,
+    pairs: Arc<Mutex<Pairs>>,
 }
 
-/// The handles one (route, service) pair counts into.
+/// The handles one (route, service) pair counts into. Cheap to clone;
+/// clones share the series.
 #[derive(Clone, Debug)]
-pub struct RequestHandles {
-    classes: [IntCounter; 5],
-    duration: Histogram,
-    retries: IntCounter,
+pub struct RequestHandles(Arc<PairHandles>);
+
+/// The series of one pair, each created on first use.
+#[derive(Debug)]
+struct PairHandles {
+    route: String,
+    service: String,
+    requests: IntCounterVec,
+    duration_vec: HistogramVec,
+    retries_vec: IntCounterVec,
+    classes: [OnceLock<IntCounter>; 5],
+    duration: OnceLock<Histogram>,
+    retries: OnceLock<IntCounter>,
 }
 
 impl RequestHandles {
-    /// Counts one answered request with `status` that took `seconds`.
+    /// Counts one answered request with `status` that took `seconds`. A
+    /// request that got no status (the client left first) counts only its
+    /// duration.
+    #[inline]
     pub fn observe(&self, status: u16, seconds: f64) {
-        let class = usize::from(status / 100).clamp(1, 5) - 1;
-        if let Some(c) = self.classes.get(class) {
-            c.inc();
+        let p = &*self.0;
+        let class = usize::from(status / 100);
+        if let Some(c) = class.checked_sub(1).and_then(|i| p.classes.get(i)) {
+            c.get_or_init(|| {
+                p.requests
+                    .with_label_values(&[&p.route, &p.service, CLASSES[class - 1]])
+            })
+            .inc();
         }
-        self.duration.observe(seconds);
+        p.duration
+            .get_or_init(|| p.duration_vec.with_label_values(&[&p.route, &p.service]))
+            .observe(seconds);
     }
 
     /// Counts one retry.
+    #[inline]
     pub fn retried(&self) {
-        self.retries.inc();
+        let p = &*self.0;
+        p.retries
+            .get_or_init(|| p.retries_vec.with_label_values(&[&p.route, &p.service]))
+            .inc();
+    }
+
+    /// Removes the series this pair created from the registry.
+    fn remove_series(&self) {
+        let p = &*self.0;
+        let (route, service) = (p.route.as_str(), p.service.as_str());
+        for (i, c) in p.classes.iter().enumerate() {
+            if c.get().is_some() {
+                let _ = p
+                    .requests
+                    .remove_label_values(&[route, service, CLASSES[i]]);
+            }
+        }
+        if p.duration.get().is_some() {
+            let _ = p.duration_vec.remove_label_values(&[route, service]);
+        }
+        if p.retries.get().is_some() {
+            let _ = p.retries_vec.remove_label_values(&[route, service]);
+        }
     }
 }
+
+/// Handles by (route, service), kept across tables.
+type Pairs = HashMap<(String, String), RequestHandles>;
 
 impl Metrics {
     pub fn new() -> Result<Metrics, MetricsError> {
@@ -169,18 +222,47 @@ impl Metrics {
             table_rejects,
             mirrors,
             mirrors_dropped,
+            pairs: Arc::default(),
         })
     }
 
-    /// The handles of one (route, service) pair; resolved when a table is
-    /// built.
+    /// The handles of one (route, service) pair: the ones of an earlier
+    /// table when there are some. Called when a table is built.
     pub fn request_handles(&self, route: &str, service: &str) -> RequestHandles {
-        let classes = CLASSES.map(|c| self.requests.with_label_values(&[route, service, c]));
-        RequestHandles {
-            classes,
-            duration: self.duration.with_label_values(&[route, service]),
-            retries: self.retries.with_label_values(&[route, service]),
-        }
+        let mut pairs = self.pairs.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (route.to_owned(), service.to_owned());
+        pairs
+            .entry(key)
+            .or_insert_with(|| {
+                RequestHandles(Arc::new(PairHandles {
+                    route: route.to_owned(),
+                    service: service.to_owned(),
+                    requests: self.requests.clone(),
+                    duration_vec: self.duration.clone(),
+                    retries_vec: self.retries.clone(),
+                    classes: Default::default(),
+                    duration: OnceLock::new(),
+                    retries: OnceLock::new(),
+                }))
+            })
+            .clone()
+    }
+
+    /// Forgets every pair but the ones in `live` (the handles of the table
+    /// now served) and removes their series: the routes and services gone
+    /// from the table stop being exported. Requests still running on an
+    /// older table keep counting into their handles, unexported.
+    pub fn retain<'a>(&self, live: impl IntoIterator<Item = &'a RequestHandles>) {
+        let live: HashSet<*const PairHandles> =
+            live.into_iter().map(|h| Arc::as_ptr(&h.0)).collect();
+        let mut pairs = self.pairs.lock().unwrap_or_else(PoisonError::into_inner);
+        pairs.retain(|_, h| {
+            let keep = live.contains(&Arc::as_ptr(&h.0));
+            if !keep {
+                h.remove_series();
+            }
+            keep
+        });
     }
 
     /// The connect error counter of a service.
@@ -193,5 +275,58 @@ impl Metrics {
         let mut buf = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut buf)?;
         String::from_utf8(buf).map_err(|_| MetricsError::Utf8)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(m: &Metrics, needle: &str) -> usize {
+        m.render()
+            .expect("renders")
+            .lines()
+            .filter(|l| !l.starts_with('#') && l.contains(needle))
+            .count()
+    }
+
+    #[test]
+    fn series_appear_on_first_use_only() {
+        let m = Metrics::new().expect("metrics");
+        let h = m.request_handles("shop", "cart");
+        assert_eq!(series(&m, "route=\"shop\""), 0, "nothing exported before use");
+        h.observe(200, 0.001);
+        let text = m.render().expect("renders");
+        assert!(text.contains(
+            "mesh_router_requests_total{class=\"2xx\",route=\"shop\",service=\"cart\"} 1"
+        ));
+        assert!(!text.contains("class=\"5xx\",route=\"shop\""), "{text}");
+        // No status (the client left): duration only, no class.
+        h.observe(0, 0.001);
+        assert!(!m.render().expect("renders").contains("class=\"1xx\""));
+    }
+
+    #[test]
+    fn handles_are_shared_across_tables_and_retain_drops_the_rest() {
+        let m = Metrics::new().expect("metrics");
+        let a = m.request_handles("a", "s");
+        let b = m.request_handles("b", "s");
+        a.observe(200, 0.001);
+        b.observe(503, 0.001);
+        b.retried();
+        // The next table asks again: same handles, counts continue.
+        let a2 = m.request_handles("a", "s");
+        assert!(Arc::ptr_eq(&a.0, &a2.0));
+        a2.observe(200, 0.001);
+        assert!(m
+            .render()
+            .expect("renders")
+            .contains("mesh_router_requests_total{class=\"2xx\",route=\"a\",service=\"s\"} 2"));
+        // Route b is gone from the table served.
+        m.retain([&a2]);
+        assert_eq!(series(&m, "route=\"b\""), 0);
+        assert!(series(&m, "route=\"a\"") > 0);
+        let b2 = m.request_handles("b", "s");
+        assert!(!Arc::ptr_eq(&b.0, &b2.0), "a retired pair starts afresh");
     }
 }

@@ -58,7 +58,12 @@ impl Routes {
             revision: snapshot.revision(),
             hash: snapshot.hash(),
         };
-        self.current.store(Some(Arc::new(snapshot)));
+        let snapshot = Arc::new(snapshot);
+        self.current.store(Some(Arc::clone(&snapshot)));
+        self.metrics.retain(snapshot.request_handles());
+        // The replaced snapshot is freed here, off the hot path, unless a
+        // request still holds it.
+        drop(previous);
         self.metrics.table_swaps.inc();
         self.metrics.table_revision.set(serving.revision);
         self.serving.send_replace(Some(serving));

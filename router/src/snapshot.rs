@@ -177,6 +177,18 @@ impl Snapshot {
     pub fn no_route_handles(&self) -> &RequestHandles {
         &self.no_route
     }
+
+    /// Every metric handle of this snapshot (for [`Metrics::retain`]).
+    pub fn request_handles(&self) -> impl Iterator<Item = &RequestHandles> {
+        let routes = self.routes.iter().flat_map(|r| {
+            std::iter::once(&r.handles).chain(
+                r.rules
+                    .iter()
+                    .flat_map(|rule| rule.backends.iter().map(|b| &b.handles)),
+            )
+        });
+        std::iter::once(&self.no_route).chain(routes)
+    }
 }
 
 impl RuleState {

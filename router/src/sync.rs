@@ -163,6 +163,44 @@ pub fn serve_saved(settings: &SyncSettings, sink: &dyn TableSink) -> bool {
     }
 }
 
+/// The shortest time between two saves of the state dir: a burst of
+/// updates is saved as its latest table, not table by table (a 100,000-route
+/// table is tens of megabytes of JSON).
+pub const SAVE_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Saves tables to the state dir off the request path: the latest one sent
+/// wins, one save at a time, at most one per [`SAVE_INTERVAL`]. A table
+/// swapped in is on disk within about `SAVE_INTERVAL` plus the time one save
+/// takes; a router that crashes before that restarts with the table before.
+#[derive(Clone)]
+struct Saver(tokio::sync::watch::Sender<Option<RouteTable>>);
+
+impl Saver {
+    fn spawn(dir: PathBuf) -> Saver {
+        let (tx, mut rx) = tokio::sync::watch::channel::<Option<RouteTable>>(None);
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let Some(table) = rx.borrow_and_update().clone() else {
+                    continue;
+                };
+                let dir = dir.clone();
+                let saved = tokio::task::spawn_blocking(move || save_state(&dir, &table)).await;
+                match saved {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!("cannot save the table: {e}"),
+                    Err(e) => tracing::warn!("saving the table failed: {e}"),
+                }
+                tokio::time::sleep(SAVE_INTERVAL).await;
+            }
+        });
+        Saver(tx)
+    }
+
+    fn save(&self, table: RouteTable) {
+        self.0.send_replace(Some(table));
+    }
+}
+
 /// Follows the controllers until `shutdown` resolves.
 pub async fn follow(
     settings: SyncSettings,
@@ -170,6 +208,7 @@ pub async fn follow(
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
+    let saver = settings.state_dir.clone().map(Saver::spawn);
     if settings.controllers.is_empty() {
         tracing::error!("no controller to follow");
         shutdown.await;
@@ -182,7 +221,7 @@ pub async fn follow(
         next += 1;
         let outcome = tokio::select! {
             _ = &mut shutdown => return,
-            outcome = follow_one(&settings, controller, &sink) => outcome,
+            outcome = follow_one(&settings, controller, &sink, saver.as_ref()) => outcome,
         };
         match outcome {
             Ok(()) => {
@@ -225,6 +264,7 @@ async fn follow_one(
     settings: &SyncSettings,
     controller: &str,
     sink: &Arc<dyn TableSink>,
+    saver: Option<&Saver>,
 ) -> Result<(), Ended> {
     let mut sub = Subscription::connect(controller, &settings.router_id, settings.connect_timeout)
         .await
@@ -270,13 +310,8 @@ async fn follow_one(
             _ => match swap_blocking(sink, table.clone()).await {
                 Ok(()) => {
                     tracing::debug!(revision = table.revision, "swapped in a new table");
-                    if let Some(dir) = settings.state_dir.clone() {
-                        let saved = table.clone();
-                        tokio::task::spawn_blocking(move || {
-                            if let Err(e) = save_state(&dir, &saved) {
-                                tracing::warn!("cannot save the table: {e}");
-                            }
-                        });
+                    if let Some(saver) = saver {
+                        saver.save(table.clone());
                     }
                     Outcome::Applied
                 }

@@ -20,6 +20,21 @@ async fn router_restarted_without_controllers_serves_its_state_dir() -> Result<(
         )
         .await?;
     cluster.wait_for_revision(rev).await?;
+    // The router saves what it serves shortly after swapping it in (a crash
+    // before that restarts with the table before): wait until it is on disk.
+    let state = cluster.routers()[0].state_dir().join("table.json");
+    mesh_tests::assert_eventually(
+        "the state dir to hold the route",
+        std::time::Duration::from_secs(10),
+        || async {
+            let text = std::fs::read_to_string(&state)?;
+            let saved: serde_json::Value = serde_json::from_str(&text)?;
+            let saved = saved["revision"].as_i64().context("no revision")?;
+            ensure!(saved >= rev, "saved revision {saved}, want {rev}");
+            Ok::<_, anyhow::Error>(())
+        },
+    )
+    .await?;
 
     // Every controller dies, then the router crashes and restarts.
     cluster.controller(0).kill()?;
