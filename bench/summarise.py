@@ -22,7 +22,8 @@ TARGET_ORDER = ["direct", "nginx", "haproxy", "router", "router-1k"]
 # Defaults of bench/run: a run with other knobs is labelled as such.
 DEFAULTS = {"DURATION": "10", "REPS": "3", "CONNS": "64", "RATE": "5000", "IDLE": "10000",
             "H2_CONNS": "16", "H2_STREAMS": "4", "ROUTES": "1000",
-            "CONTROL_ROUTES": "10 10000 100000", "LOOKUP_ARGS": "", "QUIET_MAX": "15"}
+            "CONTROL_ROUTES": "10 10000 100000", "PROP_ROUTERS": "2 10", "PROP_ROUTES": "10 10000 100000",
+            "PROP_UPDATES": "100", "LOOKUP_ARGS": "", "QUIET_MAX": "15"}
 # The shared peer benchmark's numbers on this machine kind (proxy-core us/req).
 REFERENCE = "nginx 14.4, HAProxy 15.4, a minimal pingora proxy 22.4 (shared peer benchmark, 2026-11-28)"
 
@@ -311,10 +312,20 @@ def control(run):
     path = os.path.join(run, "control-propagation.txt")
     if os.path.exists(path):
         s = open(path, encoding="utf-8").read()
-        lines = [ln.rstrip() for ln in s.splitlines()
-                 if re.search(r"p50|p99|propagat|skipped|test result", ln, re.I)]
-        out.append("Control plane: propagation (cargo test --release -p mesh-tests --test propagation)\n"
-                   + "\n".join("  " + ln for ln in (lines or s.splitlines()[-10:])[:25]) + "\n")
+        found = re.findall(r"routers=(\d+) routes=(\d+) updates=(\d+) p50=([\d.]+)ms p99=([\d.]+)ms "
+                           r"max=([\d.]+)ms min=([\d.]+)ms", s)
+        if found:
+            t = Table("Control plane: propagation, etcd put -> every router serving the change "
+                      "(cargo test --release -p mesh-tests --test propagation)",
+                      ["routers", "routes", "updates", "p50 ms", "p99 ms", "max ms", "min ms"], [])
+            for row in found:
+                t.add(*row)
+            out.append(t)
+        else:
+            lines = [ln.rstrip() for ln in s.splitlines()
+                     if re.search(r"p50|p99|propagat|skipped|test result|error", ln, re.I)]
+            out.append("Control plane: propagation printed nothing parseable:\n"
+                       + "\n".join("  " + ln for ln in (lines or s.splitlines()[-10:])[:25]) + "\n")
     return out
 
 
