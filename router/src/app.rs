@@ -26,6 +26,7 @@ use crate::settings::Settings;
 use crate::sync::{self, SyncSettings, TableSink};
 use async_trait::async_trait;
 use mesh_config::table::RouteTable;
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
 use std::future::Future;
@@ -35,6 +36,11 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
+
+/// Read buffer of a TLS connection: one TLS record.
+const TLS_READ_BUFFER: usize = 16 * 1024;
+/// Write buffer of a connection (pingora's default: one MSS).
+const L4_WRITE_BUFFER: usize = 1460;
 
 /// How long [`run`] waits for the proxy to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -160,9 +166,21 @@ pub async fn run(
                 proxy,
                 "mesh-router proxy",
             );
-            service.add_tcp(&listen.to_string());
+            // pingora gives every connection a 64 KiB read buffer by
+            // default: ~100 KB per idle keep-alive connection. Requests are
+            // read into pingora's own header and body buffers anyway, so the
+            // plain listener reads unbuffered; TLS reads one record (16 KiB)
+            // at a time.
+            service.add_listener(
+                ListenerConfig::tcp(listen.to_string())
+                    .l4_buffer(L4BufferSettings::new(0, L4_WRITE_BUFFER)),
+            );
             if let Some((addr, tls)) = tls {
-                service.add_tls_with_settings(&addr.to_string(), None, tls);
+                service.add_listener(
+                    ListenerConfig::tcp(addr.to_string())
+                        .tls(tls)
+                        .l4_buffer(L4BufferSettings::new(TLS_READ_BUFFER, L4_WRITE_BUFFER)),
+                );
             }
             if let Some(proxy) = service.app_logic_mut() {
                 // HTTP/2 with prior knowledge on the plain listener too.
@@ -243,6 +261,7 @@ pub async fn run(
 fn server_conf(settings: &Settings) -> ServerConf {
     ServerConf {
         threads: settings.threads.max(1),
+        work_stealing: settings.work_stealing,
         grace_period_seconds: Some(settings.grace_period.as_secs()),
         graceful_shutdown_timeout_seconds: Some(settings.graceful_shutdown_timeout.as_secs()),
         max_retries: MAX_ATTEMPTS,

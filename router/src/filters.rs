@@ -69,8 +69,18 @@ pub trait HeaderTarget {
     }
     /// Adds a value to `name`, after those it has.
     fn add(&mut self, name: &str, value: &str) -> Result<(), HeaderError>;
+    /// [`Self::add`] for a name known at compile time (saves a copy of it).
+    fn add_static(&mut self, name: &'static str, value: &str) -> Result<(), HeaderError> {
+        self.add(name, value)
+    }
     /// Removes every value of `name`; whether it had any.
     fn remove(&mut self, name: &str) -> bool;
+    /// Whether any header is named one of `names` (given in lower case).
+    /// One pass over the headers: cheaper than a lookup per name when the
+    /// answer is usually no.
+    fn contains_any(&self, names: &[&str]) -> bool {
+        names.iter().any(|n| self.contains(n))
+    }
 }
 
 /// Applies a header modifier: `set` overwrites (every value), `add`
@@ -118,8 +128,18 @@ macro_rules! pingora_target {
                     .map_err(|e| HeaderError::new(name, e))
             }
 
+            fn add_static(&mut self, name: &'static str, value: &str) -> Result<(), HeaderError> {
+                self.append_header(name, value)
+                    .map(|_| ())
+                    .map_err(|e| HeaderError::new(name, e))
+            }
+
             fn remove(&mut self, name: &str) -> bool {
                 self.remove_header(name).is_some()
+            }
+
+            fn contains_any(&self, names: &[&str]) -> bool {
+                self.headers.keys().any(|k| names.contains(&k.as_str()))
             }
         }
     };

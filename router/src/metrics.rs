@@ -294,7 +294,11 @@ mod tests {
     fn series_appear_on_first_use_only() {
         let m = Metrics::new().expect("metrics");
         let h = m.request_handles("shop", "cart");
-        assert_eq!(series(&m, "route=\"shop\""), 0, "nothing exported before use");
+        assert_eq!(
+            series(&m, "route=\"shop\""),
+            0,
+            "nothing exported before use"
+        );
         h.observe(200, 0.001);
         let text = m.render().expect("renders");
         assert!(text.contains(

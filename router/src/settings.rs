@@ -26,6 +26,16 @@ pub struct Settings {
     pub id: Option<String>,
     /// Worker threads of the proxy.
     pub threads: usize,
+    /// Whether pingora's worker threads share one work-stealing runtime
+    /// (tokio multi-thread). Off: each worker thread runs its own
+    /// current-thread runtime and keeps the connections it was given (less
+    /// scheduling work per request; with one thread nothing is lost).
+    /// pingora 0.9 finds a worker's runtime through a thread-local keyed by
+    /// recycled thread ids, so a second proxy started later in the same
+    /// process can be handed the first one's stopped runtime: turn this off
+    /// only in a process that runs one router (the binary does, with
+    /// `--threads 1`).
+    pub work_stealing: bool,
     /// Drain on a graceful stop (SIGTERM): the listeners close at once and
     /// requests in flight get this long to finish; pingora waits it out in
     /// full and counts whole seconds. Zero: in-flight requests are cut.
@@ -51,6 +61,7 @@ impl Settings {
             state_dir: None,
             id: None,
             threads: 2,
+            work_stealing: true,
             grace_period: Duration::from_secs(5),
             graceful_shutdown_timeout: Duration::from_secs(1),
             default_retry_backoff: Duration::from_millis(25),

@@ -68,6 +68,11 @@ pub struct Keep {
 /// needs it; any other `te` value is dropped). Allocates only when the
 /// `connection` values exceed 256 bytes.
 pub fn strip_hop_by_hop<H: HeaderTarget>(h: &mut H, keep: Keep) {
+    // Usually there is none (pingora removed them already): one pass over
+    // the names instead of a removal per name.
+    if !h.contains_any(&HOP_BY_HOP) {
+        return;
+    }
     remove_nominated(h, keep);
     for name in HOP_BY_HOP {
         match name {
@@ -168,16 +173,88 @@ pub fn forwarded_for(existing: Option<&str>, client_ip: IpAddr) -> String {
 /// Appends `client_ip` to the request's `x-forwarded-for` (every value it
 /// came with, joined into one).
 pub fn add_forwarded_for<H: HeaderTarget>(h: &mut H, client_ip: IpAddr) -> Result<(), HeaderError> {
-    let mut out = String::with_capacity(64);
+    let mut ip = IpText::default();
+    let ip = ip.write(client_ip);
+    // Most requests come without one: then the client's address is the
+    // whole value, added without building a string.
+    let mut present = false;
+    let mut out = String::new();
     for v in h.values(X_FORWARDED_FOR) {
+        present = true;
         let v = std::str::from_utf8(v).unwrap_or_default().trim();
         if !v.is_empty() {
+            out.reserve(v.len() + 2 + ip.len());
             out.push_str(v);
             out.push_str(", ");
         }
     }
-    let _ = write!(out, "{}", client_ip.to_canonical());
+    if !present {
+        return h.add_static(X_FORWARDED_FOR, ip);
+    }
+    out.push_str(ip);
     h.set_static(X_FORWARDED_FOR, &out)
+}
+
+/// An IP address as text, on the stack (IPv4-mapped IPv6 written as IPv4).
+struct IpText {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl Default for IpText {
+    fn default() -> Self {
+        IpText {
+            buf: [0; 48],
+            len: 0,
+        }
+    }
+}
+
+impl IpText {
+    fn write(&mut self, ip: IpAddr) -> &str {
+        self.len = 0;
+        match ip.to_canonical() {
+            // By hand: the formatting machinery costs more than the rest of
+            // the header.
+            IpAddr::V4(v4) => {
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        self.push(b'.');
+                    }
+                    if octet >= 100 {
+                        self.push(b'0' + octet / 100);
+                    }
+                    if octet >= 10 {
+                        self.push(b'0' + octet / 10 % 10);
+                    }
+                    self.push(b'0' + octet % 10);
+                }
+            }
+            // The longest IPv6 text is 45 bytes: it fits.
+            IpAddr::V6(v6) => {
+                let _ = write!(self, "{v6}");
+            }
+        }
+        // Only ASCII is ever written.
+        std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or_default()
+    }
+
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+}
+
+impl fmt::Write for IpText {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 /// The `x-forwarded-proto` value for a request that came in over TLS or not.
@@ -227,12 +304,16 @@ pub fn new_request_id() -> RequestId {
 /// Sets `x-request-id` to a new id when the request has none (or an empty
 /// one); returns the new id, `None` when the request had one.
 pub fn ensure_request_id<H: HeaderTarget>(h: &mut H) -> Result<Option<RequestId>, HeaderError> {
-    if h.first(X_REQUEST_ID)
-        .is_some_and(|v| !v.trim_ascii().is_empty())
-    {
-        return Ok(None);
-    }
+    let present = match h.first(X_REQUEST_ID) {
+        Some(v) if !v.trim_ascii().is_empty() => return Ok(None),
+        Some(_) => true,
+        None => false,
+    };
     let id = new_request_id();
-    h.set_static(X_REQUEST_ID, id.as_str())?;
+    if present {
+        h.set_static(X_REQUEST_ID, id.as_str())?;
+    } else {
+        h.add_static(X_REQUEST_ID, id.as_str())?;
+    }
     Ok(Some(id))
 }

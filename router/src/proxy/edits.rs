@@ -102,6 +102,35 @@ pub(super) fn rewrite(req: &mut RequestHeader, list: &[Filter], m: Option<&Match
     Ok(())
 }
 
+/// The request headers pingora's standard upstream request policy acts on
+/// (`sanitize_h1_upstream_request` and `sanitize_h2_upstream_request` in
+/// pingora-proxy 0.9): the hop-by-hop headers it strips, `connection` (whose
+/// nominations it strips or rejects) and the upgrade headers it rebuilds.
+const SANITIZED: [&str; 10] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "http2-settings",
+];
+
+/// Whether pingora's standard upstream request policy would change the
+/// upstream copy of `req`. Without any of the headers it acts on it changes
+/// nothing, and the proxy tells pingora to skip it (`preserve`): one pass
+/// over the header names instead of a dozen header-map removals per
+/// request. Checked on the downstream request, which pingora copies for the
+/// upstream after `upstream_peer`.
+pub(super) fn needs_upstream_sanitizing(req: &RequestHeader) -> bool {
+    req.headers
+        .keys()
+        .any(|name| SANITIZED.contains(&name.as_str()))
+}
+
 /// Removes hop-by-hop headers from an upstream request (pingora strips the
 /// standard ones too), keeping a WebSocket upgrade.
 pub(super) fn strip_hop_by_hop(req: &mut RequestHeader, upgrade: bool) {
@@ -119,7 +148,9 @@ pub(super) fn forwarded(req: &mut RequestHeader, client: Option<IpAddr>, tls: bo
     if let Some(ip) = client {
         filters::add_forwarded_for(req, ip).map_err(header_error)?;
     }
-    req.insert_header(filters::X_FORWARDED_PROTO, filters::forwarded_proto(tls))?;
+    // A static value: no copy of it.
+    let proto = http::HeaderValue::from_static(filters::forwarded_proto(tls));
+    req.insert_header(filters::X_FORWARDED_PROTO, proto)?;
     Ok(())
 }
 
@@ -146,4 +177,34 @@ pub(super) fn te_trailers(
         upstream.remove_header("te");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitizing_is_needed_only_with_headers_pingora_acts_on() {
+        let mut req = RequestHeader::build("GET", b"/", None).expect("request");
+        for (n, v) in [
+            ("Host", "orders.mesh"),
+            ("Accept", "*/*"),
+            ("X-Forwarded-For", "1.1.1.1"),
+            (
+                "traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            ),
+        ] {
+            req.append_header(n, v).expect("header");
+        }
+        assert!(!needs_upstream_sanitizing(&req));
+        for name in SANITIZED
+            .iter()
+            .chain(&["Connection", "TE", "HTTP2-Settings"])
+        {
+            let mut r = req.clone();
+            r.append_header(name.to_string(), "x").expect("header");
+            assert!(needs_upstream_sanitizing(&r), "{name}");
+        }
+    }
 }

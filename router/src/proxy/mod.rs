@@ -30,8 +30,9 @@ use async_trait::async_trait;
 use mesh_config::spec::{LoadBalancer, Protocol};
 use mirror::Mirrors;
 use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::modules::http::HttpModules;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
-use pingora::upstreams::peer::HttpPeer;
+use pingora::upstreams::peer::{HttpPeer, HttpUpstreamRequestPolicy};
 use pingora::{Error, Result};
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,6 +94,11 @@ impl ProxyHttp for MeshProxy {
     fn new_ctx(&self) -> Ctx {
         Ctx::new(self.routes.metrics())
     }
+
+    /// No downstream modules. pingora's default adds its response
+    /// compression module switched off (level 0), which still costs an
+    /// allocation and a call per phase on every request.
+    fn init_downstream_modules(&self, _modules: &mut HttpModules) {}
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         ctx.count_connection(self.routes.metrics());
@@ -225,6 +231,9 @@ impl ProxyHttp for MeshProxy {
                 addr.set_port(port);
             }
         }
+        if !edits::needs_upstream_sanitizing(session.req_header()) {
+            peer.options.http_upstream_request_policy = HttpUpstreamRequestPolicy::preserve();
+        }
         ctx.record_attempt(pick);
         let remaining = ctx.remaining();
         let per_attempt = min_opt(rule.timeouts.backend_request, remaining);
@@ -244,11 +253,11 @@ impl ProxyHttp for MeshProxy {
         ctx: &mut Ctx,
     ) -> Result<()> {
         edits::strip_hop_by_hop(upstream, session.is_upgrade_req());
-        if let Some(snapshot) = ctx.snapshot.clone() {
-            if let Some(rule) = ctx.rule_spec(&snapshot) {
+        if let Some(snapshot) = ctx.snapshot.as_deref() {
+            if let Some(rule) = ctx.rule_spec(snapshot) {
                 let m = rule.matches.get(ctx.matched);
                 edits::rewrite(upstream, &rule.filters, m)?;
-                if let Some(b) = ctx.backend_spec(&snapshot) {
+                if let Some(b) = ctx.backend_spec(snapshot) {
                     edits::rewrite(upstream, &b.filters, m)?;
                 }
             }
@@ -280,6 +289,13 @@ impl ProxyHttp for MeshProxy {
         ctx: &mut Ctx,
     ) -> Result<()> {
         let status = upstream_response.status.as_u16();
+        let Some(snapshot) = ctx.snapshot.as_deref() else {
+            return Ok(());
+        };
+        // Most rules have no retry policy: nothing to decide.
+        if ctx.rule_spec(snapshot).is_none_or(|r| r.retry.is_none()) {
+            return Ok(());
+        }
         let Some(snapshot) = ctx.snapshot.clone() else {
             return Ok(());
         };
@@ -303,13 +319,13 @@ impl ProxyHttp for MeshProxy {
         response: &mut ResponseHeader,
         ctx: &mut Ctx,
     ) -> Result<()> {
-        let Some(snapshot) = ctx.snapshot.clone() else {
+        let Some(snapshot) = ctx.snapshot.as_deref() else {
             return Ok(());
         };
-        if let Some(rule) = ctx.rule_spec(&snapshot) {
+        if let Some(rule) = ctx.rule_spec(snapshot) {
             edits::response_headers(response, &rule.filters)?;
         }
-        if let Some(b) = ctx.backend_spec(&snapshot) {
+        if let Some(b) = ctx.backend_spec(snapshot) {
             edits::response_headers(response, &b.filters)?;
         }
         Ok(())
@@ -389,8 +405,8 @@ impl ProxyHttp for MeshProxy {
             .or(ctx.answer.map(MeshError::status))
             .unwrap_or(0);
         let seconds = ctx.started.elapsed().as_secs_f64();
-        if let Some(snapshot) = ctx.snapshot.clone() {
-            match ctx.handles(&snapshot) {
+        if let Some(snapshot) = ctx.snapshot.as_deref() {
+            match ctx.handles(snapshot) {
                 Some(h) => h.observe(status, seconds),
                 None => snapshot.no_route_handles().observe(status, seconds),
             }

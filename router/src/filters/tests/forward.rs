@@ -190,7 +190,36 @@ fn long_connection_lists_are_handled() {
     assert_eq!(h.entries, [("x-end-to-end".to_owned(), "v".to_owned())]);
 }
 
+#[test]
+fn forwarded_for_on_pingora_requests() {
+    // Without x-forwarded-for the client is added; with one it is appended
+    // to every value, joined (also when every value is blank).
+    let mut req = RequestHeader::build("GET", b"/", None).expect("request");
+    add_forwarded_for(&mut req, ip("10.0.0.1")).expect("set");
+    assert_eq!(texts(&req, X_FORWARDED_FOR), ["10.0.0.1"]);
+    add_forwarded_for(&mut req, ip("::ffff:192.168.100.9")).expect("set");
+    assert_eq!(texts(&req, X_FORWARDED_FOR), ["10.0.0.1, 192.168.100.9"]);
+    let mut req = RequestHeader::build("GET", b"/", None).expect("request");
+    req.add("X-Forwarded-For", " ").expect("add");
+    req.add("x-forwarded-for", "").expect("add");
+    add_forwarded_for(&mut req, ip("2001:db8::1")).expect("set");
+    assert_eq!(texts(&req, X_FORWARDED_FOR), ["2001:db8::1"]);
+}
+
 proptest! {
+    #[test]
+    fn forwarded_for_writes_addresses_as_display_does(octets in any::<[u8; 16]>(), v4 in any::<bool>()) {
+        let addr = if v4 {
+            IpAddr::from([octets[0], octets[1], octets[2], octets[3]])
+        } else {
+            IpAddr::from(octets)
+        };
+        let mut req = RequestHeader::build("GET", b"/", None).expect("request");
+        add_forwarded_for(&mut req, addr).expect("set");
+        let want = addr.to_canonical().to_string();
+        prop_assert_eq!(texts(&req, X_FORWARDED_FOR), [want.as_str()]);
+    }
+
     #[test]
     fn stripping_arbitrary_connection_lists_never_panics(
         values in prop::collection::vec("[ -~]{0,40}", 0..4),
