@@ -6,6 +6,29 @@ use anyhow::{ensure, Result};
 use mesh_tests::{resources, BackendSpec, Cluster};
 use std::time::Duration;
 
+/// Starts `meshctl register` for backend `index` of the cluster as endpoint
+/// `name` of Service `api`, with lease `ttl`.
+fn register(
+    cluster: &Cluster,
+    index: usize,
+    name: &str,
+    ttl: &str,
+) -> Result<mesh_tests::cluster::Process> {
+    let port = cluster.backend(index).port().to_string();
+    let mut cmd = cluster.meshctl()?;
+    cmd.args([
+        "register",
+        "--service",
+        "api",
+        "--address",
+        "127.0.0.1",
+        "--port",
+        &port,
+    ])
+    .args(["--name", name, "--ttl", ttl]);
+    cluster.spawn(&format!("register-{name}"), cmd)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registered_endpoint_appears_and_goes_with_its_lease() -> Result<()> {
     let mut cluster = Cluster::builder()
@@ -37,19 +60,7 @@ async fn registered_endpoint_appears_and_goes_with_its_lease() -> Result<()> {
         .await?;
 
     // Register api-1 with a short lease; the process keeps it alive.
-    let port = cluster.backend(0).port().to_string();
-    let mut cmd = cluster.meshctl()?;
-    cmd.args([
-        "register",
-        "--service",
-        "api",
-        "--address",
-        "127.0.0.1",
-        "--port",
-        &port,
-    ])
-    .args(["--name", "api-1", "--ttl", "2s"]);
-    let mut registration = cluster.spawn("register-api-1", cmd)?;
+    let mut registration = register(&cluster, 0, "api-1", "2s")?;
     cluster
         .wait_served("api.example.com", "/", |a| {
             ensure!(a.status == 200 && a.header("x-demo-instance") == Some("api-1"));
@@ -88,19 +99,7 @@ async fn registered_endpoint_appears_and_goes_with_its_lease() -> Result<()> {
 
     // A registration stopped with SIGTERM removes its endpoint at once (no
     // lease wait): api-2 with a long ttl.
-    let port = cluster.backend(1).port().to_string();
-    let mut cmd = cluster.meshctl()?;
-    cmd.args([
-        "register",
-        "--service",
-        "api",
-        "--address",
-        "127.0.0.1",
-        "--port",
-        &port,
-    ])
-    .args(["--name", "api-2", "--ttl", "60s"]);
-    let mut registration = cluster.spawn("register-api-2", cmd)?;
+    let mut registration = register(&cluster, 1, "api-2", "60s")?;
     cluster
         .wait_served("api.example.com", "/", |a| {
             ensure!(a.status == 200 && a.header("x-demo-instance") == Some("api-2"));

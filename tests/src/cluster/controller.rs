@@ -2,9 +2,8 @@
 
 use super::process::{self, Process};
 use crate::binaries::{self, Binary};
-use crate::http;
 use anyhow::{bail, Context as _};
-use mesh_testkit::{eventually, free_port, Signal};
+use mesh_testkit::{free_port, Signal};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
@@ -71,32 +70,11 @@ impl ControllerProcess {
 
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
         let addr = self.addr;
-        let name = self.name.clone();
-        let process = self.process.as_mut().context("not started")?;
-        eventually(
-            &format!("{name} at {addr} to be ready"),
-            READY_TIMEOUT,
-            || {
-                let exited = process.exited();
-                let name = &name;
-                async move {
-                    if let Some(status) = exited {
-                        // Not worth waiting for: stop polling at once.
-                        return Ok(Err(anyhow::anyhow!("{name} exited ({status})")));
-                    }
-                    let a = http::get(addr, "localhost", "/ready").await?;
-                    anyhow::ensure!(a.status == 200, "/ready: {} {}", a.status, a.body.trim());
-                    Ok::<_, anyhow::Error>(Ok(()))
-                }
-            },
-        )
-        .await?
-        .with_context(|| {
-            format!(
-                "{name} failed to start; its log:\n{}",
-                process::tail(&self.log, 40)
-            )
-        })
+        self.process
+            .as_mut()
+            .context("not started")?
+            .wait_ready(addr, READY_TIMEOUT)
+            .await
     }
 
     /// Its id in status keys and its name in logs (`controller-1`).

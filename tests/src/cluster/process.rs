@@ -106,6 +106,37 @@ impl Process {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Polls `GET /ready` at `addr` until it answers 200; gives up at once
+    /// when the process exits, with the end of its log.
+    pub async fn wait_ready(
+        &mut self,
+        addr: std::net::SocketAddr,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let name = self.name.clone();
+        let log = self.log.clone();
+        mesh_testkit::eventually(&format!("{name} at {addr} to be ready"), timeout, || {
+            let exited = self.exited();
+            let name = &name;
+            async move {
+                if let Some(status) = exited {
+                    // Not worth waiting for: stop polling at once.
+                    return Ok(Err(anyhow::anyhow!("{name} exited ({status})")));
+                }
+                let a = crate::http::get(addr, "localhost", "/ready").await?;
+                anyhow::ensure!(a.status == 200, "/ready: {} {}", a.status, a.body.trim());
+                Ok::<_, anyhow::Error>(Ok(()))
+            }
+        })
+        .await?
+        .with_context(|| {
+            format!(
+                "{name} failed to start; its log:\n{}",
+                tail(&log, TAIL_LINES)
+            )
+        })
+    }
+
     /// The last `lines` lines of the log.
     pub fn log_tail(&self, lines: usize) -> String {
         tail(&self.log, lines)

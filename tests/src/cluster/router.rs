@@ -4,7 +4,7 @@ use super::process::{self, Process};
 use crate::binaries::{self, Binary};
 use crate::http::{self, Answer};
 use anyhow::{bail, Context as _};
-use mesh_testkit::{eventually, free_ports, Signal};
+use mesh_testkit::{free_ports, Signal};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
@@ -85,28 +85,12 @@ impl RouterProcess {
     }
 
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
-        let admin = self.admin;
-        let name = self.name.clone();
-        let process = self.process.as_mut().context("not started")?;
-        eventually(&format!("{name} to serve a table"), READY_TIMEOUT, || {
-            let exited = process.exited();
-            let name = &name;
-            async move {
-                if let Some(status) = exited {
-                    return Ok(Err(anyhow::anyhow!("{name} exited ({status})")));
-                }
-                let a = http::get(admin, "localhost", "/ready").await?;
-                anyhow::ensure!(a.status == 200, "/ready: {} {}", a.status, a.body.trim());
-                Ok::<_, anyhow::Error>(Ok(()))
-            }
-        })
-        .await?
-        .with_context(|| {
-            format!(
-                "{name} failed to start; its log:\n{}",
-                process::tail(&self.log, 40)
-            )
-        })
+        let addr = self.admin;
+        self.process
+            .as_mut()
+            .context("not started")?
+            .wait_ready(addr, READY_TIMEOUT)
+            .await
     }
 
     /// Its id (`router-1`).
