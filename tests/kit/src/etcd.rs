@@ -11,8 +11,7 @@
 //! Dropping an [`Etcd`] kills the process (SIGKILL), reaps it and removes the
 //! data directory, also when the test panics.
 
-use std::fs::{File, OpenOptions};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -22,7 +21,7 @@ use tempfile::TempDir;
 
 use crate::eventually::scaled;
 use crate::ports::try_free_ports;
-use crate::process::ChildGuard;
+use crate::process::{log_tail, open_log, read_log, ChildGuard};
 
 /// How long [`Etcd::start`] and [`Etcd::restart`] wait for readiness (before
 /// the patience multiplier).
@@ -223,9 +222,7 @@ impl Etcd {
 
     /// The last `lines` lines of the log.
     pub fn log_tail(&self, lines: usize) -> String {
-        let log = self.logs();
-        let all: Vec<&str> = log.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
+        log_tail(&self.log_path(), lines)
     }
 }
 
@@ -275,18 +272,4 @@ fn check_binary() -> anyhow::Result<()> {
         )),
         Err(e) => Err(anyhow!("cannot run the etcd binary `{bin}`: {e}")),
     }
-}
-
-fn open_log(path: &Path) -> anyhow::Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("cannot open {}", path.display()))
-}
-
-fn read_log(path: &Path) -> String {
-    std::fs::read(path)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default()
 }

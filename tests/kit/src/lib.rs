@@ -8,7 +8,7 @@
 //! | [`etcd`] | [`Etcd`]: a real single-node etcd on free ports with a temporary data dir; kill, restart, killed on drop |
 //! | [`eventually`] | [`eventually()`]: poll a check until it passes or times out; the `MESH_TEST_PATIENCE` multiplier |
 //! | [`ports`] | [`free_port`], [`free_ports`]: free TCP ports on 127.0.0.1 |
-//! | [`process`] | [`ChildGuard`]: a child process killed and reaped on drop; SIGTERM/SIGINT |
+//! | [`process`] | [`ChildGuard`]: a child process killed and reaped on drop; SIGTERM/SIGINT; log files of child processes ([`open_log`], [`log_tail`]) |
 //!
 //! Tests synchronise by polling ([`eventually()`]), never by fixed sleeps.
 
@@ -20,4 +20,4 @@ pub mod process;
 pub use etcd::Etcd;
 pub use eventually::{eventually, patience, scaled};
 pub use ports::{free_port, free_ports, try_free_ports};
-pub use process::{pid_exists, ChildGuard, Signal};
+pub use process::{log_tail, open_log, pid_exists, read_log, ChildGuard, Signal};

@@ -1,6 +1,6 @@
 //! A `mesh-controller` process of a test cluster.
 
-use super::process::{self, Process};
+use super::process::{start_on_free_ports, Process, Restart};
 use crate::binaries::{self, Binary};
 use anyhow::{bail, Context as _};
 use mesh_testkit::{free_port, Signal};
@@ -23,30 +23,30 @@ pub struct ControllerProcess {
     process: Option<Process>,
 }
 
+impl Restart for ControllerProcess {
+    async fn restart(&mut self) -> anyhow::Result<()> {
+        ControllerProcess::restart(self).await
+    }
+
+    fn exited(&mut self) -> bool {
+        self.process.as_mut().is_some_and(|p| p.exited().is_some())
+    }
+}
+
 impl ControllerProcess {
     /// Starts `mesh-controller` on a free port and waits until `/ready`
     /// answers 200 (it has read etcd and compiled a table). A port taken
     /// between choosing and binding means another try on a new port.
     pub async fn start(name: &str, etcd: &str, prefix: &str, log: PathBuf) -> anyhow::Result<Self> {
-        let mut last = None;
-        for _ in 0..3 {
-            let mut me = ControllerProcess {
-                name: name.to_owned(),
-                addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
-                etcd: etcd.to_owned(),
-                prefix: prefix.to_owned(),
-                log: log.clone(),
-                process: None,
-            };
-            match me.restart().await {
-                Ok(()) => return Ok(me),
-                Err(e) if me.process.as_mut().is_some_and(|p| p.exited().is_some()) => {
-                    last = Some(e)
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| anyhow::anyhow!("{name} did not start")))
+        start_on_free_ports(name, || ControllerProcess {
+            name: name.to_owned(),
+            addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            etcd: etcd.to_owned(),
+            prefix: prefix.to_owned(),
+            log: log.clone(),
+            process: None,
+        })
+        .await
     }
 
     /// Starts the process again (same port, id and log) after
@@ -118,6 +118,6 @@ impl ControllerProcess {
 
     /// The last lines of its log.
     pub fn log_tail(&self) -> String {
-        process::tail(&self.log, 40)
+        mesh_testkit::log_tail(&self.log, 40)
     }
 }

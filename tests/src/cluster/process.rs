@@ -6,8 +6,7 @@
 //! a failing test shows what the process said.
 
 use anyhow::Context as _;
-use mesh_testkit::{ChildGuard, Signal};
-use std::fs::{File, OpenOptions};
+use mesh_testkit::{log_tail as tail, open_log, read_log, ChildGuard, Signal};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
@@ -103,7 +102,7 @@ impl Process {
 
     /// The log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        read_log(&self.log)
     }
 
     /// Polls `GET /ready` at `addr` until it answers 200; gives up at once
@@ -159,17 +158,29 @@ impl Drop for Process {
     }
 }
 
-fn open_log(path: &Path) -> anyhow::Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("cannot open {}", path.display()))
+/// A cluster process started on ports chosen before it binds them.
+pub(crate) trait Restart {
+    /// Starts the process and waits until it is ready.
+    async fn restart(&mut self) -> anyhow::Result<()>;
+    /// Whether the process has exited.
+    fn exited(&mut self) -> bool;
 }
 
-/// The last `lines` lines of the file at `path` (empty if unreadable).
-pub fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
+/// Starts the process `make` describes (on free ports it chooses); when it
+/// exits before it is ready (a port taken between choosing and binding), tries
+/// again with a new one, up to three times.
+pub(crate) async fn start_on_free_ports<T: Restart>(
+    name: &str,
+    mut make: impl FnMut() -> T,
+) -> anyhow::Result<T> {
+    let mut last = None;
+    for _ in 0..3 {
+        let mut me = make();
+        match me.restart().await {
+            Ok(()) => return Ok(me),
+            Err(e) if me.exited() => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("{name} did not start")))
 }

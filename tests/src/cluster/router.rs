@@ -1,6 +1,6 @@
 //! A `mesh-router` process of a test cluster.
 
-use super::process::{self, Process};
+use super::process::{start_on_free_ports, Process, Restart};
 use crate::binaries::{self, Binary};
 use crate::http::{self, Answer};
 use anyhow::{bail, Context as _};
@@ -25,6 +25,16 @@ pub struct RouterProcess {
     process: Option<Process>,
 }
 
+impl Restart for RouterProcess {
+    async fn restart(&mut self) -> anyhow::Result<()> {
+        RouterProcess::restart(self).await
+    }
+
+    fn exited(&mut self) -> bool {
+        self.process.as_mut().is_some_and(|p| p.exited().is_some())
+    }
+}
+
 impl RouterProcess {
     /// Starts `mesh-router` on free ports following `controllers` and waits
     /// until it serves a table (`/ready` answers 200).
@@ -36,10 +46,9 @@ impl RouterProcess {
     ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&state_dir)
             .with_context(|| format!("cannot create {}", state_dir.display()))?;
-        let mut last = None;
-        for _ in 0..3 {
+        start_on_free_ports(name, || {
             let ports = free_ports(2);
-            let mut me = RouterProcess {
+            RouterProcess {
                 name: name.to_owned(),
                 listen: SocketAddr::from(([127, 0, 0, 1], ports[0])),
                 admin: SocketAddr::from(([127, 0, 0, 1], ports[1])),
@@ -47,16 +56,9 @@ impl RouterProcess {
                 state_dir: state_dir.clone(),
                 log: log.clone(),
                 process: None,
-            };
-            match me.restart().await {
-                Ok(()) => return Ok(me),
-                Err(e) if me.process.as_mut().is_some_and(|p| p.exited().is_some()) => {
-                    last = Some(e)
-                }
-                Err(e) => return Err(e),
             }
-        }
-        Err(last.unwrap_or_else(|| anyhow::anyhow!("{name} did not start")))
+        })
+        .await
     }
 
     /// Starts the process again with the same ports, controllers and state
@@ -161,7 +163,7 @@ impl RouterProcess {
 
     /// The last lines of its log.
     pub fn log_tail(&self) -> String {
-        process::tail(&self.log, 40)
+        mesh_testkit::log_tail(&self.log, 40)
     }
 }
 
