@@ -19,6 +19,7 @@
 //! [`crate::tls`]) takes either by ALPN.
 
 use crate::admin;
+use crate::h1::FastApp;
 use crate::metrics::{Metrics, MetricsError};
 use crate::proxy::MeshProxy;
 use crate::routes::Routes;
@@ -29,6 +30,7 @@ use mesh_config::table::RouteTable;
 use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use pingora::services::listening::Service;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -156,21 +158,28 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(None::<StopMode>);
     let (done_tx, done_rx) = oneshot::channel();
     let proxy = MeshProxy::new(routes.clone(), &settings);
+    let routes_for_proxy = routes.clone();
+    let default_backoff = settings.default_retry_backoff;
     let conf = server_conf(&settings);
     let thread = std::thread::Builder::new()
         .name("mesh-router-proxy".to_owned())
         .spawn(move || {
             let mut server = Server::new_with_opt_and_conf(None, conf);
-            let mut service = pingora::proxy::http_proxy_service_with_name(
-                &server.configuration,
-                proxy,
-                "mesh-router proxy",
-            );
+            // pingora's proxy serves TLS, HTTP/2 and whatever the fast path
+            // (crate::h1) leaves to it; the fast path gets every connection
+            // first.
+            let mut proxy = pingora::proxy::http_proxy(&server.configuration, proxy);
+            // HTTP/2 with prior knowledge on the plain listener too.
+            let mut options = pingora::apps::HttpServerOptions::default();
+            options.h2c = true;
+            proxy.server_options = Some(options);
+            let app = FastApp::new(routes_for_proxy, proxy, default_backoff);
+            let mut service = Service::new("mesh-router proxy".to_owned(), app);
             // pingora gives every connection a 64 KiB read buffer by
             // default: ~100 KB per idle keep-alive connection. Requests are
-            // read into pingora's own header and body buffers anyway, so the
-            // plain listener reads unbuffered; TLS reads one record (16 KiB)
-            // at a time.
+            // read into the fast path's or pingora's own buffers anyway, so
+            // the plain listener reads unbuffered; TLS reads one record
+            // (16 KiB) at a time.
             service.add_listener(
                 ListenerConfig::tcp(listen.to_string())
                     .l4_buffer(L4BufferSettings::new(0, L4_WRITE_BUFFER)),
@@ -181,12 +190,6 @@ pub async fn run(
                         .tls(tls)
                         .l4_buffer(L4BufferSettings::new(TLS_READ_BUFFER, L4_WRITE_BUFFER)),
                 );
-            }
-            if let Some(proxy) = service.app_logic_mut() {
-                // HTTP/2 with prior knowledge on the plain listener too.
-                let mut options = pingora::apps::HttpServerOptions::default();
-                options.h2c = true;
-                proxy.server_options = Some(options);
             }
             server.add_service(service);
             server.run(RunArgs {

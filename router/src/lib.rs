@@ -21,6 +21,7 @@ pub mod admin;
 pub mod app;
 pub mod balance;
 pub mod filters;
+pub mod h1;
 pub mod metrics;
 pub mod proxy;
 pub mod routes;

@@ -13,7 +13,7 @@ fn header_error(e: filters::HeaderError) -> Box<Error> {
 }
 
 /// The rule's redirect, if it has one.
-pub(super) fn redirect(rule: &Rule) -> Option<&Redirect> {
+pub(crate) fn redirect(rule: &Rule) -> Option<&Redirect> {
     rule.filters.iter().find_map(|f| match f {
         Filter::Redirect(r) => Some(r),
         _ => None,
@@ -41,7 +41,7 @@ pub(super) fn redirect_answer(
 }
 
 /// The host without `:port` (an IPv6 literal keeps its brackets).
-fn strip_port(host: &str) -> &str {
+pub(crate) fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
         return match host.find(']') {
             Some(end) => host.get(..=end).unwrap_or(host),

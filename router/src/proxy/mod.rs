@@ -14,7 +14,7 @@
 
 mod answer;
 mod ctx;
-mod edits;
+pub(crate) mod edits;
 mod mirror;
 pub mod retry;
 mod view;

@@ -34,7 +34,7 @@ use pingora::Error;
 use std::time::Duration;
 
 /// How many attempts a request may make in all: one plus the retries.
-fn budget(rule: Option<&Rule>, other_endpoints: bool) -> u32 {
+pub(crate) fn budget(rule: Option<&Rule>, other_endpoints: bool) -> u32 {
     let retries = rule
         .and_then(|r| r.retry.as_ref())
         .map(|r| r.attempts)

@@ -1,0 +1,89 @@
+//! Idle upstream connections of the fast path, kept per worker thread.
+//!
+//! A connection is parked here after a response that left it reusable and
+//! taken again by the next request to the same address on the same
+//! thread: no lock, no task per idle connection (pingora spawns one to
+//! watch each). A connection the endpoint closed meanwhile is found when
+//! it is used: the request is sent again on a new connection when that is
+//! safe (see the connection loop). Connections idle longer than
+//! [`IDLE_TIMEOUT`] are dropped when their address is next used.
+//!
+//! Per thread, because pingora runs one runtime per thread when work
+//! stealing is off: a socket stays with the reactor that registered it.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+
+/// How long an upstream connection may stay idle in the pool.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(55);
+
+/// Most idle connections kept per address and thread.
+pub const MAX_IDLE: usize = 128;
+
+thread_local! {
+    static IDLE: RefCell<HashMap<SocketAddr, Vec<(TcpStream, Instant)>>> =
+        RefCell::new(HashMap::new());
+}
+
+/// An idle connection to `addr`, newest first; `None` when there is none.
+pub fn take(addr: SocketAddr) -> Option<TcpStream> {
+    IDLE.with(|idle| {
+        let mut idle = idle.borrow_mut();
+        let list = idle.get_mut(&addr)?;
+        let (conn, since) = list.pop()?;
+        if since.elapsed() < IDLE_TIMEOUT {
+            return Some(conn);
+        }
+        // The newest is too old: so are all the others.
+        list.clear();
+        None
+    })
+}
+
+/// Parks a reusable connection to `addr`.
+pub fn put(addr: SocketAddr, conn: TcpStream) {
+    IDLE.with(|idle| {
+        let mut idle = idle.borrow_mut();
+        let list = idle.entry(addr).or_default();
+        if list.len() < MAX_IDLE {
+            list.push((conn, Instant::now()));
+        }
+    });
+}
+
+/// Idle connections on this thread (for tests).
+#[cfg(test)]
+pub fn idle(addr: SocketAddr) -> usize {
+    IDLE.with(|idle| idle.borrow().get(&addr).map_or(0, Vec::len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn connections_come_back_newest_first() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        assert!(take(addr).is_none());
+        let a = TcpStream::connect(addr).await.expect("connect");
+        let b = TcpStream::connect(addr).await.expect("connect");
+        let (a_port, b_port) = (
+            a.local_addr().expect("a").port(),
+            b.local_addr().expect("b").port(),
+        );
+        put(addr, a);
+        put(addr, b);
+        assert_eq!(idle(addr), 2);
+        let first = take(addr).expect("one idle");
+        assert_eq!(first.local_addr().expect("first").port(), b_port);
+        let second = take(addr).expect("another idle");
+        assert_eq!(second.local_addr().expect("second").port(), a_port);
+        assert!(take(addr).is_none());
+    }
+}
