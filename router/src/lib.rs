@@ -11,7 +11,8 @@
 //! | [`app`] | the router as one unit: `run(settings, initial table, shutdown)` starts the pingora proxy and the admin listener, returns a handle with the bound addresses |
 //! | [`routes`] | the live table: an `ArcSwap` of the served [`snapshot::Snapshot`], `swap(table)`, `serving()` |
 //! | [`snapshot`] | one table ready to serve: route index, per-service balancers and peers, per-rule weighted backends, metric handles |
-//! | [`proxy`] | the pingora `ProxyHttp` implementation: lookup, filters, balancing, timeouts, retries, mirrors, error answers |
+//! | [`h1`] | the fast path: the router's own HTTP/1.1 proxy loop for plain connections (lookup, redirects, balancing, timeouts, retries, forwarding headers, per-thread upstream pool); hands everything else to [`proxy`] |
+//! | [`proxy`] | the pingora `ProxyHttp` implementation: lookup, filters, balancing, timeouts, retries, mirrors, error answers (TLS, HTTP/2, and what the fast path leaves to it) |
 //! | [`admin`] | the admin listener: `/metrics`, `/live`, `/ready`, `/table` |
 //! | [`sync`] | following the controllers: subscribe, apply and report each table, fail over, save the last good table in the state dir and serve it at start |
 //! | [`tls`] | the TLS listener: certificate and key files checked at start, ALPN `h2` and `http/1.1` |

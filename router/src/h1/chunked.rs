@@ -141,6 +141,7 @@ impl ChunkedScanner {
     }
 
     /// Whether the scanner has seen the end of the body.
+    #[cfg(test)]
     pub fn is_done(&self) -> bool {
         self.state == State::Done
     }

@@ -6,6 +6,7 @@
 //! [`super`]) ends the loop with [`End::Handoff`] before anything of it was
 //! sent anywhere: its bytes are still in the buffer, and pingora serves it.
 
+use super::buffers::{Buffer, Head};
 use super::chunked::ChunkedScanner;
 use super::request::{self, Facts, View, MAX_HEADERS};
 use super::write::{self, ResponseFacts};
@@ -18,9 +19,11 @@ use mesh_config::spec::{LoadBalancer, Protocol};
 use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 /// How the loop ended.
 pub(super) enum End {
@@ -31,11 +34,9 @@ pub(super) enum End {
 }
 
 /// First size of the request buffer; it doubles up to [`MAX_HEAD`].
-const FIRST_READ: usize = 4096;
+const FIRST_READ: usize = 2048;
 /// The largest request head the fast path reads; pingora gets larger ones.
 const MAX_HEAD: usize = 64 * 1024;
-/// Size of the response buffer, and the largest response head.
-const RESPONSE_BUFFER: usize = 16 * 1024;
 /// How long a keep-alive connection may wait for its next request.
 const KEEPALIVE: Duration = Duration::from_secs(60);
 /// How long the rest of a started request head may take.
@@ -49,8 +50,10 @@ pub(super) struct Conn {
     pub end: usize,
     client: Option<IpAddr>,
     listen_port: Option<u16>,
-    out: Vec<u8>,
-    resp: Vec<u8>,
+    /// The keep-alive timer, reset at most once per half [`KEEPALIVE`]:
+    /// a registered timer costs little to wait on again, a new one per
+    /// request does not.
+    idle: Option<Pin<Box<Sleep>>>,
 }
 
 impl Conn {
@@ -61,8 +64,7 @@ impl Conn {
             end: 0,
             client,
             listen_port,
-            out: Vec::new(),
-            resp: Vec::new(),
+            idle: None,
         }
     }
 }
@@ -79,12 +81,14 @@ pub(super) async fn serve(
             return End::Close;
         }
         let head_len = match next_head(io, conn, shutdown).await {
-            Head::Ready(n) => n,
-            Head::Close => return End::Close,
-            Head::Pingora => return End::Handoff,
+            Arrival::Ready(n) => n,
+            Arrival::Close => return End::Close,
+            Arrival::Pingora => return End::Handoff,
         };
         let closing = *shutdown.borrow();
-        match one(app, io, conn, head_len, closing).await {
+        // Boxed: an idle connection's future stays small (the request's
+        // state is only allocated while a request is served).
+        match Box::pin(one(app, io, conn, head_len, closing)).await {
             Next::KeepAlive => {}
             Next::Close => return End::Close,
             Next::Handoff => return End::Handoff,
@@ -92,27 +96,27 @@ pub(super) async fn serve(
     }
 }
 
-enum Head {
+enum Arrival {
     Ready(usize),
     Close,
     Pingora,
 }
 
 /// Reads until `buf[start..]` holds a whole request head.
-async fn next_head(io: &mut Stream, conn: &mut Conn, shutdown: &mut ShutdownWatch) -> Head {
+async fn next_head(io: &mut Stream, conn: &mut Conn, shutdown: &mut ShutdownWatch) -> Arrival {
     loop {
         if conn.end > conn.start {
             let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let bytes = conn.buf.get(conn.start..conn.end).unwrap_or(&[]);
             match httparse::Request::new(&mut hs).parse(bytes) {
-                Ok(httparse::Status::Complete(n)) => return Head::Ready(n),
+                Ok(httparse::Status::Complete(n)) => return Arrival::Ready(n),
                 Ok(httparse::Status::Partial) => {}
                 // Not HTTP/1 (an h2c preface), too many headers, bad syntax:
                 // pingora answers or serves it.
-                Err(_) => return Head::Pingora,
+                Err(_) => return Arrival::Pingora,
             }
             if conn.end - conn.start >= MAX_HEAD {
-                return Head::Pingora;
+                return Arrival::Pingora;
             }
         } else {
             conn.start = 0;
@@ -130,24 +134,32 @@ async fn next_head(io: &mut Stream, conn: &mut Conn, shutdown: &mut ShutdownWatc
         }
         let idle = conn.start == conn.end;
         let Some(room) = conn.buf.get_mut(conn.end..) else {
-            return Head::Close;
+            return Arrival::Close;
         };
         let read = io.read(room);
         let n = if idle {
+            // Closed after KEEPALIVE / 2 to KEEPALIVE of silence.
+            let now = tokio::time::Instant::now();
+            let timer = conn
+                .idle
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(now + KEEPALIVE)));
+            if timer.deadline() < now + KEEPALIVE / 2 {
+                timer.as_mut().reset(now + KEEPALIVE);
+            }
             tokio::select! {
                 biased;
                 r = read => r,
-                _ = shutdown.changed() => return Head::Close,
-                _ = tokio::time::sleep(KEEPALIVE) => return Head::Close,
+                _ = shutdown.changed() => return Arrival::Close,
+                _ = timer.as_mut() => return Arrival::Close,
             }
         } else {
             match tokio::time::timeout(HEAD_TIMEOUT, read).await {
                 Ok(r) => r,
-                Err(_) => return Head::Close,
+                Err(_) => return Arrival::Close,
             }
         };
         match n {
-            Ok(0) | Err(_) => return Head::Close,
+            Ok(0) | Err(_) => return Arrival::Close,
             Ok(n) => conn.end += n,
         }
     }
@@ -181,7 +193,13 @@ enum Failure {
 }
 
 /// Serves the request whose head is `buf[start..start + head_len]`.
-async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, head_len: usize, closing: bool) -> Next {
+async fn one(
+    app: &FastApp,
+    io: &mut Stream,
+    conn: &mut Conn,
+    head_len: usize,
+    closing: bool,
+) -> Next {
     let started = Instant::now();
     let Conn {
         buf,
@@ -189,9 +207,10 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, head_len: usize, c
         end,
         client,
         listen_port,
-        out,
-        resp,
+        ..
     } = conn;
+    let mut out = Head::take();
+    let out = &mut *out;
     let Some(head) = buf.get(*start..*start + head_len) else {
         return Next::Handoff;
     };
@@ -225,7 +244,16 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, head_len: usize, c
     let Some(snapshot) = app.routes.snapshot() else {
         metrics.in_flight.inc();
         let _in_flight = InFlight(&metrics.in_flight);
-        return reply(io, out, MeshError::NoTable, head_only, answer_close, start, consumed).await;
+        return reply(
+            io,
+            out,
+            MeshError::NoTable,
+            head_only,
+            answer_close,
+            start,
+            consumed,
+        )
+        .await;
     };
     let view = View {
         method,
@@ -236,7 +264,16 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, head_len: usize, c
     let Some((route, matched)) = snapshot.lookup(&view) else {
         metrics.in_flight.inc();
         let _in_flight = InFlight(&metrics.in_flight);
-        let next = reply(io, out, MeshError::NoRoute, head_only, answer_close, start, consumed).await;
+        let next = reply(
+            io,
+            out,
+            MeshError::NoRoute,
+            head_only,
+            answer_close,
+            start,
+            consumed,
+        )
+        .await;
         snapshot
             .no_route_handles()
             .observe(MeshError::NoRoute.status(), started.elapsed().as_secs_f64());
@@ -251,7 +288,12 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, head_len: usize, c
         return Next::Handoff;
     };
     // Filters other than a redirect, and mirrors: pingora.
-    if !state.mirrors.is_empty() || rule.filters.iter().any(|f| !matches!(f, Filter::Redirect(_))) {
+    if !state.mirrors.is_empty()
+        || rule
+            .filters
+            .iter()
+            .any(|f| !matches!(f, Filter::Redirect(_)))
+    {
         return Next::Handoff;
     }
     metrics.in_flight.inc();
@@ -272,18 +314,40 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, head_len: usize, c
         };
         let (status, location) = filters::redirect(redirect, &parts, m);
         out.clear();
-        write::answer(out, status, &[("location", &location)], "", head_only, answer_close);
+        write::answer(
+            out,
+            status,
+            &[("location", &location)],
+            "",
+            head_only,
+            answer_close,
+        );
         let next = send_answer(io, out, answer_close, start, consumed).await;
         route_handles.observe(status, started.elapsed().as_secs_f64());
         return next;
     }
 
     if state.total_weight == 0 {
-        let next = reply(io, out, MeshError::NoBackend, head_only, answer_close, start, consumed).await;
-        route_handles.observe(MeshError::NoBackend.status(), started.elapsed().as_secs_f64());
+        let next = reply(
+            io,
+            out,
+            MeshError::NoBackend,
+            head_only,
+            answer_close,
+            start,
+            consumed,
+        )
+        .await;
+        route_handles.observe(
+            MeshError::NoBackend.status(),
+            started.elapsed().as_secs_f64(),
+        );
         return next;
     }
-    let Some(backend) = snapshot.rule_state(route, rule_index).and_then(|s| s.choose(fastrand::u64(..state.total_weight))) else {
+    let Some(backend) = snapshot
+        .rule_state(route, rule_index)
+        .and_then(|s| s.choose(fastrand::u64(..state.total_weight)))
+    else {
         return Next::Handoff;
     };
     let backend_spec = rule.backends.get(backend.position);
@@ -292,16 +356,40 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, head_len: usize, c
     }
     let handles = &backend.handles;
     let Some(service) = backend.service.and_then(|s| snapshot.service(s)) else {
-        let next = reply(io, out, MeshError::BackendNotFound, head_only, answer_close, start, consumed).await;
-        handles.observe(MeshError::BackendNotFound.status(), started.elapsed().as_secs_f64());
+        let next = reply(
+            io,
+            out,
+            MeshError::BackendNotFound,
+            head_only,
+            answer_close,
+            start,
+            consumed,
+        )
+        .await;
+        handles.observe(
+            MeshError::BackendNotFound.status(),
+            started.elapsed().as_secs_f64(),
+        );
         return next;
     };
     if service.protocol != Protocol::Http || (rule.retry.is_some() && facts.body > 0) {
         return Next::Handoff;
     }
     if service.balancer.pickable() == 0 {
-        let next = reply(io, out, MeshError::NoHealthyEndpoint, head_only, answer_close, start, consumed).await;
-        handles.observe(MeshError::NoHealthyEndpoint.status(), started.elapsed().as_secs_f64());
+        let next = reply(
+            io,
+            out,
+            MeshError::NoHealthyEndpoint,
+            head_only,
+            answer_close,
+            start,
+            consumed,
+        )
+        .await;
+        handles.observe(
+            MeshError::NoHealthyEndpoint.status(),
+            started.elapsed().as_secs_f64(),
+        );
         return next;
     }
     let hash = match service.load_balancer {
@@ -323,9 +411,8 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, head_len: usize, c
     if let Some(body) = buf.get(*start + head_len..*start + consumed) {
         out.extend_from_slice(body);
     }
-    if resp.len() < RESPONSE_BUFFER {
-        resp.resize(RESPONSE_BUFFER, 0);
-    }
+    let mut resp = Buffer::take();
+    let resp = &mut *resp;
 
     let deadline = rule.timeouts.request.map(|d| started + d);
     let retryable = request::idempotent(method) && facts.body == 0;
@@ -346,7 +433,10 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, head_len: usize, c
                 tokio::time::sleep(backoff).await;
             }
         }
-        let Some(pick) = service.balancer.pick(hash, tried.get(..tried_len).unwrap_or(&[])) else {
+        let Some(pick) = service
+            .balancer
+            .pick(hash, tried.get(..tried_len).unwrap_or(&[]))
+        else {
             break Err(MeshError::NoHealthyEndpoint);
         };
         let Some(peer) = service.peers.get(pick.index) else {
@@ -379,16 +469,17 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, head_len: usize, c
         match result {
             Ok((up, head, filled)) => {
                 let status = response_status(resp.get(..head).unwrap_or(&[]));
-                let retry_status = rule.retry.as_ref().is_some_and(|p| {
-                    p.codes.contains(&status) && attempts <= p.attempts
-                }) && retryable
+                let retry_status = rule
+                    .retry
+                    .as_ref()
+                    .is_some_and(|p| p.codes.contains(&status) && attempts <= p.attempts)
+                    && retryable
                     && time_left();
                 if retry_status {
                     drop(up);
                     continue;
                 }
-                drop(pick);
-                break Ok((up, addr, head, filled));
+                break Ok((up, addr, head, filled, pick));
             }
             Err(Failure::Connect) => {
                 service.connect_errors.inc();
@@ -408,7 +499,8 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, head_len: usize, c
             Err(Failure::Client) => return Next::Close,
         }
     };
-    let (up, addr, head, filled) = match outcome {
+    // `_pick` counts the request on its endpoint (least request) to its end.
+    let (up, addr, head, filled, _pick) = match outcome {
         Ok(x) => x,
         Err(error) => {
             // As pingora: the connection ends after an upstream failure.
@@ -418,7 +510,18 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, head_len: usize, c
         }
     };
     *start += consumed;
-    let (status, next) = respond(io, up, addr, resp, out, head, filled, head_only, facts.close || closing).await;
+    let (status, next) = respond(
+        io,
+        up,
+        addr,
+        resp,
+        out,
+        head,
+        filled,
+        head_only,
+        facts.close || closing,
+    )
+    .await;
     handles.observe(status, started.elapsed().as_secs_f64());
     next
 }
@@ -460,7 +563,7 @@ async fn exchange(
     addr: SocketAddr,
     out: &[u8],
     body_rest: u64,
-    resp: &mut Vec<u8>,
+    resp: &mut [u8],
     connect: Option<Duration>,
 ) -> Result<(TcpStream, usize, usize), Failure> {
     let mut pooled = pool::take(addr);
@@ -531,7 +634,10 @@ async fn read_head(
         if room.is_empty() {
             return Err((Failure::Upstream, filled));
         }
-        let n = up.read(room).await.map_err(|_| (Failure::Upstream, filled))?;
+        let n = up
+            .read(room)
+            .await
+            .map_err(|_| (Failure::Upstream, filled))?;
         if n == 0 {
             return Err((Failure::Upstream, filled));
         }
@@ -550,7 +656,12 @@ async fn read_head(
                 return Ok((head, filled));
             }
             // An interim answer (100 Continue, 103 Early Hints): to the client.
-            if io.write_all(bytes.get(..head).unwrap_or(&[])).await.is_err() || io.flush().await.is_err() {
+            if io
+                .write_all(bytes.get(..head).unwrap_or(&[]))
+                .await
+                .is_err()
+                || io.flush().await.is_err()
+            {
                 return Err((Failure::Client, filled));
             }
             resp.copy_within(head..filled, 0);
@@ -682,13 +793,24 @@ async fn respond(
     if reuse {
         pool::put(addr, up);
     }
-    (status, if client_close { Next::Close } else { Next::KeepAlive })
+    (
+        status,
+        if client_close {
+            Next::Close
+        } else {
+            Next::KeepAlive
+        },
+    )
 }
 
 /// How much of `bytes` (read after the head) is body, whether the body
 /// ended there, and whether nothing followed it. `None`: a broken chunked
 /// body.
-fn frame(framing: Framing, scanner: &mut ChunkedScanner, bytes: &[u8]) -> Option<(usize, bool, bool)> {
+fn frame(
+    framing: Framing,
+    scanner: &mut ChunkedScanner,
+    bytes: &[u8],
+) -> Option<(usize, bool, bool)> {
     match framing {
         Framing::Length(n) => {
             let part = (bytes.len() as u64).min(n) as usize;
@@ -716,12 +838,25 @@ async fn reply(
     let reason = error.reason();
     out.clear();
     let body = answer_body(error);
-    write::answer(out, error.status(), &[(MESH_ERROR, reason)], body, head_only, close);
+    write::answer(
+        out,
+        error.status(),
+        &[(MESH_ERROR, reason)],
+        body,
+        head_only,
+        close,
+    );
     send_answer(io, out, close, start, consumed).await
 }
 
 /// Writes the answer in `out` and consumes the request.
-async fn send_answer(io: &mut Stream, out: &[u8], close: bool, start: &mut usize, consumed: usize) -> Next {
+async fn send_answer(
+    io: &mut Stream,
+    out: &[u8],
+    close: bool,
+    start: &mut usize,
+    consumed: usize,
+) -> Next {
     if io.write_all(out).await.is_err() || io.flush().await.is_err() || close {
         return Next::Close;
     }

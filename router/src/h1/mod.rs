@@ -27,6 +27,7 @@
 //! policy. A connection served by pingora comes back to the fast path when
 //! pingora would keep it alive.
 
+mod buffers;
 mod chunked;
 mod conn;
 mod pool;
@@ -53,7 +54,11 @@ pub struct FastApp {
 }
 
 impl FastApp {
-    pub fn new(routes: Arc<Routes>, fallback: HttpProxy<MeshProxy>, default_backoff: Duration) -> FastApp {
+    pub fn new(
+        routes: Arc<Routes>,
+        fallback: HttpProxy<MeshProxy>,
+        default_backoff: Duration,
+    ) -> FastApp {
         FastApp {
             routes,
             fallback: Arc::new(fallback),
@@ -78,7 +83,11 @@ impl Drop for Connection<'_> {
 
 #[async_trait]
 impl ServerApp for FastApp {
-    async fn process_new(self: &Arc<Self>, mut stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+    async fn process_new(
+        self: &Arc<Self>,
+        mut stream: Stream,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
         if stream.get_ssl_digest().is_some() {
             return self.fallback.process_new(stream, shutdown).await;
         }

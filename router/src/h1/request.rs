@@ -142,8 +142,7 @@ pub fn parse_length(v: &[u8]) -> Option<u64> {
         return None;
     }
     v.iter().try_fold(0u64, |n, b| {
-        b.is_ascii_digit()
-            .then(|| n * 10 + u64::from(b - b'0'))
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
     })
 }
 

@@ -135,7 +135,10 @@ pub fn client_head(
     out.extend_from_slice(b"HTTP/1.1 ");
     let _ = write!(Bytes(out), "{status} {reason}\r\n");
     for h in headers {
-        if matches!(Name::of(h.name), Name::Connection | Name::HopByHop | Name::Upgrade) {
+        if matches!(
+            Name::of(h.name),
+            Name::Connection | Name::HopByHop | Name::Upgrade
+        ) {
             continue;
         }
         out.extend_from_slice(h.name.as_bytes());
@@ -160,11 +163,7 @@ pub fn answer(
     head_only: bool,
     close: bool,
 ) {
-    let _ = write!(
-        Bytes(out),
-        "HTTP/1.1 {status} {}\r\n",
-        reason(status)
-    );
+    let _ = write!(Bytes(out), "HTTP/1.1 {status} {}\r\n", reason(status));
     for (name, value) in headers {
         let _ = write!(Bytes(out), "{name}: {value}\r\n");
     }
@@ -274,7 +273,10 @@ mod tests {
             b"GET / HTTP/1.1\r\nx-request-id: r\r\nX-Forwarded-For: 1.1.1.1\r\n\r\n",
             Some(ip),
         );
-        assert!(out.contains("\r\nx-forwarded-for: 1.1.1.1, ::1\r\n"), "{out}");
+        assert!(
+            out.contains("\r\nx-forwarded-for: 1.1.1.1, ::1\r\n"),
+            "{out}"
+        );
         assert_eq!(out.matches("x-forwarded-for").count(), 1, "{out}");
     }
 
@@ -282,12 +284,24 @@ mod tests {
     fn response_framing_is_read_from_the_head() {
         let h = |name: &'static str, value: &'static [u8]| httparse::Header { name, value };
         let f = ResponseFacts::scan(1, &[h("Content-Length", b"5")]);
-        assert_eq!((f.length, f.chunked, f.until_close, f.close), (Some(5), false, false, false));
-        let f = ResponseFacts::scan(1, &[h("transfer-encoding", b"gzip, chunked"), h("connection", b"close")]);
+        assert_eq!(
+            (f.length, f.chunked, f.until_close, f.close),
+            (Some(5), false, false, false)
+        );
+        let f = ResponseFacts::scan(
+            1,
+            &[
+                h("transfer-encoding", b"gzip, chunked"),
+                h("connection", b"close"),
+            ],
+        );
         assert!(f.chunked && f.close && f.skip && !f.until_close);
         assert!(ResponseFacts::scan(1, &[h("transfer-encoding", b"gzip")]).until_close);
         assert!(ResponseFacts::scan(1, &[h("content-length", b"x")]).until_close);
-        assert!(ResponseFacts::scan(1, &[h("content-length", b"1"), h("content-length", b"1")]).until_close);
+        assert!(
+            ResponseFacts::scan(1, &[h("content-length", b"1"), h("content-length", b"1")])
+                .until_close
+        );
         assert!(ResponseFacts::scan(0, &[]).close);
         assert!(!ResponseFacts::scan(0, &[h("connection", b"keep-alive")]).close);
     }
@@ -295,7 +309,14 @@ mod tests {
     #[test]
     fn answers_and_rebuilt_heads() {
         let mut out = Vec::new();
-        answer(&mut out, 404, &[("x-mesh-error", "no-route")], "no-route\n", false, false);
+        answer(
+            &mut out,
+            404,
+            &[("x-mesh-error", "no-route")],
+            "no-route\n",
+            false,
+            false,
+        );
         assert_eq!(
             String::from_utf8_lossy(&out),
             "HTTP/1.1 404 Not Found\r\nx-mesh-error: no-route\r\ncontent-type: text/plain\r\ncontent-length: 9\r\n\r\nno-route\n"
@@ -305,9 +326,18 @@ mod tests {
         assert!(String::from_utf8_lossy(&out).ends_with("connection: close\r\n\r\n"));
         let mut out = Vec::new();
         let hs = [
-            httparse::Header { name: "Content-Length", value: b"2" },
-            httparse::Header { name: "Connection", value: b"keep-alive" },
-            httparse::Header { name: "Keep-Alive", value: b"timeout=5" },
+            httparse::Header {
+                name: "Content-Length",
+                value: b"2",
+            },
+            httparse::Header {
+                name: "Connection",
+                value: b"keep-alive",
+            },
+            httparse::Header {
+                name: "Keep-Alive",
+                value: b"timeout=5",
+            },
         ];
         client_head(&mut out, 200, "OK", &hs, true);
         assert_eq!(

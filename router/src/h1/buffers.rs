@@ -1,0 +1,121 @@
+//! Response and head buffers lent per request from a per-thread free list,
+//! so that an idle keep-alive connection holds none of them.
+
+use std::cell::RefCell;
+use std::ops::{Deref, DerefMut};
+
+/// Size of a lent buffer: room for a response head and the body read with
+/// it (the largest response head the fast path reads).
+pub const SIZE: usize = 16 * 1024;
+
+/// Most free buffers kept per thread.
+const MAX_FREE: usize = 256;
+
+thread_local! {
+    static FREE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A buffer of [`SIZE`] bytes (contents unspecified), back to the free
+/// list when dropped.
+pub struct Buffer(Vec<u8>);
+
+impl Buffer {
+    pub fn take() -> Buffer {
+        let free = FREE.try_with(|f| f.borrow_mut().pop()).ok().flatten();
+        let mut buf = free.unwrap_or_default();
+        if buf.len() != SIZE {
+            buf.resize(SIZE, 0);
+        }
+        Buffer(buf)
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.0);
+        let _ = FREE.try_with(|f| {
+            let mut f = f.borrow_mut();
+            if f.len() < MAX_FREE {
+                f.push(buf);
+            }
+        });
+    }
+}
+
+impl Deref for Buffer {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl DerefMut for Buffer {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+}
+
+/// A head buffer (the upstream copy of a request, a rebuilt response
+/// head, an answer), cleared, back to the free list when dropped.
+pub struct Head(Vec<u8>);
+
+thread_local! {
+    static FREE_HEADS: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Head {
+    pub fn take() -> Head {
+        let free = FREE_HEADS.try_with(|f| f.borrow_mut().pop()).ok().flatten();
+        let mut buf = free.unwrap_or_else(|| Vec::with_capacity(1024));
+        buf.clear();
+        Head(buf)
+    }
+}
+
+impl Drop for Head {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.0);
+        if buf.capacity() > SIZE {
+            return;
+        }
+        let _ = FREE_HEADS.try_with(|f| {
+            let mut f = f.borrow_mut();
+            if f.len() < MAX_FREE {
+                f.push(buf);
+            }
+        });
+    }
+}
+
+impl Deref for Head {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.0
+    }
+}
+
+impl DerefMut for Head {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_are_lent_again() {
+        let mut a = Buffer::take();
+        assert_eq!(a.len(), SIZE);
+        a[0] = 7;
+        let ptr = a.as_ptr();
+        drop(a);
+        let b = Buffer::take();
+        assert_eq!(b.as_ptr(), ptr);
+        let mut h = Head::take();
+        h.extend_from_slice(b"GET");
+        drop(h);
+        assert!(Head::take().is_empty());
+    }
+}
