@@ -8,10 +8,12 @@
 
 use super::buffers::{Buffer, Head};
 use super::chunked::ChunkedScanner;
+use super::headers::EditList;
 use super::request::{self, Facts, View, MAX_HEADERS};
 use super::write::{self, ResponseFacts};
 use super::{pool, FastApp};
 use crate::balance::{hash_ip, hash_key};
+use crate::filters::HeaderTarget;
 use crate::filters::{self, RequestParts};
 use crate::proxy::{edits, retry, MeshError, MESH_ERROR};
 use mesh_config::model::{Filter, Rule};
@@ -287,13 +289,8 @@ async fn one(
     ) else {
         return Next::Handoff;
     };
-    // Filters other than a redirect, and mirrors: pingora.
-    if !state.mirrors.is_empty()
-        || rule
-            .filters
-            .iter()
-            .any(|f| !matches!(f, Filter::Redirect(_)))
-    {
+    // Mirrors: pingora.
+    if !state.mirrors.is_empty() {
         return Next::Handoff;
     }
     metrics.in_flight.inc();
@@ -351,9 +348,8 @@ async fn one(
         return Next::Handoff;
     };
     let backend_spec = rule.backends.get(backend.position);
-    if backend_spec.is_some_and(|b| !b.filters.is_empty()) {
-        return Next::Handoff;
-    }
+    let backend_filters = backend_spec.map_or(&[][..], |b| b.filters.as_slice());
+    let filters = || rule.filters.iter().chain(backend_filters);
     let handles = &backend.handles;
     let Some(service) = backend.service.and_then(|s| snapshot.service(s)) else {
         let next = reply(
@@ -407,7 +403,39 @@ async fn one(
 
     // The upstream copy of the request, with the body bytes already read.
     out.clear();
-    write::upstream_head(out, method, target, req.headers, &facts, *client);
+    if filters().any(|f| matches!(f, Filter::RequestHeaders(_) | Filter::Rewrite(_))) {
+        let Some(m) = rule.matches.get(match_index) else {
+            return Next::Handoff;
+        };
+        match edited(req.headers, target, m, filters()) {
+            Ok((list, target)) => {
+                let facts = Facts {
+                    skip: true,
+                    forwarded_for: list.contains(filters::X_FORWARDED_FOR),
+                    request_id: true,
+                    ..facts
+                };
+                write::upstream_head(out, method, &target, &list, &facts, *client);
+            }
+            Err(e) => {
+                tracing::warn!("request header filter: {e}");
+                let next = reply(
+                    io,
+                    out,
+                    MeshError::Internal,
+                    head_only,
+                    true,
+                    start,
+                    consumed,
+                )
+                .await;
+                handles.observe(500, started.elapsed().as_secs_f64());
+                return next;
+            }
+        }
+    } else {
+        write::upstream_head(out, method, target, req.headers, &facts, *client);
+    }
     if let Some(body) = buf.get(*start + head_len..*start + consumed) {
         out.extend_from_slice(body);
     }
@@ -520,10 +548,49 @@ async fn one(
         filled,
         head_only,
         facts.close || closing,
+        filters,
     )
     .await;
     handles.observe(status, started.elapsed().as_secs_f64());
     next
+}
+
+/// The request's headers and target after the rule's and the backendRef's
+/// filters, in pingora's order: `x-request-id` (added when absent), header
+/// modifiers, then `URLRewrite` (hostname, path).
+fn edited<'b, 'f>(
+    headers: &[httparse::Header<'b>],
+    target: &str,
+    matched: &mesh_config::model::Match,
+    filters: impl Iterator<Item = &'f Filter> + Clone,
+) -> Result<(EditList<'b>, String), filters::HeaderError> {
+    let mut list = EditList::from_parsed(headers);
+    filters::ensure_request_id(&mut list)?;
+    for f in filters.clone() {
+        if let Filter::RequestHeaders(e) = f {
+            filters::apply_header_edits(e, &mut list)?;
+        }
+    }
+    let (mut path, query) = match target.split_once('?') {
+        Some((p, q)) => (p.to_owned(), Some(q)),
+        None => (target.to_owned(), None),
+    };
+    for f in filters {
+        let Filter::Rewrite(r) = f else { continue };
+        if let Some(host) = &r.hostname {
+            list.set("host", host)?;
+        }
+        if let Some(p) = &r.path {
+            if let Some(rewritten) = filters::rewrite_path(p, matched, &path) {
+                path = rewritten;
+            }
+        }
+    }
+    if let Some(q) = query {
+        path.push('?');
+        path.push_str(q);
+    }
+    Ok((list, path))
 }
 
 /// The retry backoff of a rule.
@@ -685,7 +752,7 @@ enum Framing {
 /// read) and its body; parks the upstream connection when it can be
 /// reused. Returns the status and what the client connection does next.
 #[allow(clippy::too_many_arguments)]
-async fn respond(
+async fn respond<'f, F: Iterator<Item = &'f Filter>>(
     io: &mut Stream,
     mut up: TcpStream,
     addr: SocketAddr,
@@ -695,6 +762,7 @@ async fn respond(
     filled: usize,
     head_only: bool,
     close_asked: bool,
+    filters: impl Fn() -> F,
 ) -> (u16, Next) {
     let (status, framing, reuse, client_close, first) = {
         let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -717,9 +785,22 @@ async fn respond(
         let until_close = matches!(framing, Framing::UntilClose);
         let client_close = close_asked || until_close;
         let reuse = !facts.close && !until_close;
-        let first = if facts.skip || client_close {
+        let reason = r.reason.unwrap_or("");
+        let first = if filters().any(|f| matches!(f, Filter::ResponseHeaders(_))) {
+            let mut list = EditList::from_parsed(r.headers);
+            for f in filters() {
+                if let Filter::ResponseHeaders(e) = f {
+                    if let Err(e) = filters::apply_header_edits(e, &mut list) {
+                        tracing::warn!("response header filter: {e}");
+                    }
+                }
+            }
             out.clear();
-            write::client_head(out, status, r.reason.unwrap_or(""), r.headers, client_close);
+            write::client_head(out, status, reason, &list, client_close);
+            true
+        } else if facts.skip || client_close {
+            out.clear();
+            write::client_head(out, status, reason, r.headers, client_close);
             true
         } else {
             false

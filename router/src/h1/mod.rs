@@ -30,6 +30,7 @@
 mod buffers;
 mod chunked;
 mod conn;
+mod headers;
 mod pool;
 mod request;
 mod write;

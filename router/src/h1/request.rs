@@ -123,6 +123,8 @@ impl<'b> Facts<'b> {
                     f.skip = true;
                     f.forwarded_for = true;
                 }
+                // An empty one is replaced: pingora's path does that.
+                Name::RequestId if h.value.trim_ascii().is_empty() => f.pingora = true,
                 Name::RequestId => f.request_id = true,
                 Name::HopByHop | Name::ForwardedProto => f.skip = true,
                 Name::Host | Name::Other => {}

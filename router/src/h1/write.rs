@@ -2,6 +2,7 @@
 //! the client's copy of a response when it cannot be forwarded as is, and
 //! the answers the router gives itself.
 
+use super::headers::Fields;
 use super::request::{Facts, Name};
 use crate::filters::{self, RequestId};
 use std::fmt::Write as _;
@@ -12,11 +13,11 @@ use std::net::IpAddr;
 /// router writes, then `x-forwarded-for` (the client appended),
 /// `x-forwarded-proto: http` and `x-request-id` (when the request has
 /// none).
-pub fn upstream_head(
+pub fn upstream_head<H: Fields + ?Sized>(
     out: &mut Vec<u8>,
     method: &str,
     target: &str,
-    headers: &[httparse::Header<'_>],
+    headers: &H,
     facts: &Facts<'_>,
     client: Option<IpAddr>,
 ) {
@@ -24,22 +25,22 @@ pub fn upstream_head(
     out.push(b' ');
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for h in headers {
-        if facts.skip && Name::of(h.name).skipped() {
+    for (name, value) in headers.each() {
+        if facts.skip && Name::of(name).skipped() {
             continue;
         }
-        out.extend_from_slice(h.name.as_bytes());
+        out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
-        out.extend_from_slice(h.value);
+        out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     }
     // One x-forwarded-for: the request's values in order, then the client.
     let mut first = true;
     if facts.forwarded_for {
-        for h in headers {
-            if Name::of(h.name) == Name::ForwardedFor {
+        for (name, value) in headers.each() {
+            if Name::of(name) == Name::ForwardedFor {
                 out.extend_from_slice(if first { b"x-forwarded-for: " } else { b", " });
-                out.extend_from_slice(h.value.trim_ascii());
+                out.extend_from_slice(value.trim_ascii());
                 first = false;
             }
         }
@@ -125,25 +126,25 @@ impl ResponseFacts {
 /// every header but the hop-by-hop ones (`transfer-encoding` kept: the
 /// body is forwarded as framed), and `connection: close` when the router
 /// closes the connection after it.
-pub fn client_head(
+pub fn client_head<H: Fields + ?Sized>(
     out: &mut Vec<u8>,
     status: u16,
     reason: &str,
-    headers: &[httparse::Header<'_>],
+    headers: &H,
     close: bool,
 ) {
     out.extend_from_slice(b"HTTP/1.1 ");
     let _ = write!(Bytes(out), "{status} {reason}\r\n");
-    for h in headers {
+    for (name, value) in headers.each() {
         if matches!(
-            Name::of(h.name),
+            Name::of(name),
             Name::Connection | Name::HopByHop | Name::Upgrade
         ) {
             continue;
         }
-        out.extend_from_slice(h.name.as_bytes());
+        out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
-        out.extend_from_slice(h.value);
+        out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     }
     if close {
@@ -339,7 +340,7 @@ mod tests {
                 value: b"timeout=5",
             },
         ];
-        client_head(&mut out, 200, "OK", &hs, true);
+        client_head(&mut out, 200, "OK", &hs[..], true);
         assert_eq!(
             String::from_utf8_lossy(&out),
             "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nconnection: close\r\n\r\n"
