@@ -18,6 +18,7 @@
 //! told apart by the connection preface); the TLS listener (see
 //! [`crate::tls`]) takes either by ALPN.
 
+use crate::access_log::AccessLog;
 use crate::admin;
 use crate::h1::FastApp;
 use crate::metrics::{Metrics, MetricsError};
@@ -69,6 +70,8 @@ pub enum AppError {
     Admin(std::io::Error),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    AccessLog(#[from] crate::access_log::AccessLogError),
 }
 
 /// A running router.
@@ -157,7 +160,14 @@ pub async fn run(
 
     let (stop_tx, stop_rx) = watch::channel(None::<StopMode>);
     let (done_tx, done_rx) = oneshot::channel();
-    let proxy = MeshProxy::new(routes.clone(), &settings);
+    let access_log = match &settings.access_log {
+        Some(target) => Some(Arc::new(AccessLog::start(
+            target,
+            routes.metrics().access_log_dropped.clone(),
+        )?)),
+        None => None,
+    };
+    let proxy = MeshProxy::new(routes.clone(), &settings, access_log.clone());
     let routes_for_proxy = routes.clone();
     let default_backoff = settings.default_retry_backoff;
     let conf = server_conf(&settings);
@@ -173,7 +183,7 @@ pub async fn run(
             let mut options = pingora::apps::HttpServerOptions::default();
             options.h2c = true;
             proxy.server_options = Some(options);
-            let app = FastApp::new(routes_for_proxy, proxy, default_backoff);
+            let app = FastApp::new(routes_for_proxy, proxy, default_backoff, access_log);
             let mut service = Service::new("mesh-router proxy".to_owned(), app);
             // pingora gives every connection a 64 KiB read buffer by
             // default: ~100 KB per idle keep-alive connection. Requests are

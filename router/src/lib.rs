@@ -13,11 +13,13 @@
 //! | [`snapshot`] | one table ready to serve: route index, per-service balancers and peers, per-rule weighted backends, metric handles |
 //! | [`h1`] | the fast path: the router's own HTTP/1.1 proxy loop for plain connections (lookup, redirects, balancing, timeouts, retries, forwarding headers, per-thread upstream pool); hands everything else to [`proxy`] |
 //! | [`proxy`] | the pingora `ProxyHttp` implementation: lookup, filters, balancing, timeouts, retries, mirrors, error answers (TLS, HTTP/2, and what the fast path leaves to it) |
+//! | [`access_log`] | the access log: one JSON line per request, written by a thread of its own, never waited for |
 //! | [`admin`] | the admin listener: `/metrics`, `/live`, `/ready`, `/table` |
 //! | [`sync`] | following the controllers: subscribe, apply and report each table, fail over, save the last good table in the state dir and serve it at start |
 //! | [`tls`] | the TLS listener: certificate and key files checked at start, ALPN `h2` and `http/1.1` |
 //! | [`metrics`] | the Prometheus metrics; per route and service handles resolved when a table is built |
 
+pub mod access_log;
 pub mod admin;
 pub mod app;
 pub mod balance;

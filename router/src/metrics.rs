@@ -68,6 +68,9 @@ pub struct Metrics {
     /// mirrored copies sent, and skipped because too many were in flight.
     pub mirrors: IntCounter,
     pub mirrors_dropped: IntCounter,
+    /// `mesh_router_access_log_dropped_total`: access log lines dropped
+    /// because the writer fell behind.
+    pub access_log_dropped: IntCounter,
     pairs: Arc<Mutex<Pairs>>,
 }
 
@@ -196,6 +199,11 @@ impl Metrics {
             "mesh_router_mirrors_dropped_total",
             "Mirrored requests skipped: too many in flight",
         )?;
+        let access_log_dropped = IntCounter::new(
+            "mesh_router_access_log_dropped_total",
+            "Access log lines dropped: the writer fell behind",
+        )?;
+        registry.register(Box::new(access_log_dropped.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(retries.clone()))?;
@@ -222,6 +230,7 @@ impl Metrics {
             table_rejects,
             mirrors,
             mirrors_dropped,
+            access_log_dropped,
             pairs: Arc::default(),
         })
     }

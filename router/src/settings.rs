@@ -46,6 +46,9 @@ pub struct Settings {
     pub default_retry_backoff: Duration,
     /// Most mirrored requests in flight at once; more are dropped.
     pub max_mirrors_in_flight: usize,
+    /// Where the access log goes (one JSON line per request); off when
+    /// `None`.
+    pub access_log: Option<crate::access_log::Target>,
 }
 
 impl Settings {
@@ -66,6 +69,7 @@ impl Settings {
             graceful_shutdown_timeout: Duration::from_secs(1),
             default_retry_backoff: Duration::from_millis(25),
             max_mirrors_in_flight: 256,
+            access_log: None,
         }
     }
 

@@ -55,6 +55,14 @@ struct Args {
     /// Proxy worker threads.
     #[arg(long, env = "MESH_THREADS", default_value_t = 2)]
     threads: usize,
+    /// The access log: one JSON line per request, appended to this file
+    /// (`-`: standard output). Off by default.
+    #[arg(long, env = "MESH_ACCESS_LOG", value_parser = access_log_target)]
+    access_log: Option<mesh_router::access_log::Target>,
+}
+
+fn access_log_target(s: &str) -> Result<mesh_router::access_log::Target, String> {
+    mesh_router::access_log::Target::parse(s).map_err(|e| e.to_string())
 }
 
 #[tokio::main]
@@ -80,6 +88,7 @@ async fn main() -> anyhow::Result<()> {
         // multi-thread runtime (this process runs a single router).
         work_stealing: args.threads > 1,
         grace_period: args.grace_period,
+        access_log: args.access_log,
         ..mesh_router::settings::Settings::new()
     };
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -6,25 +6,27 @@
 //! [`super`]) ends the loop with [`End::Handoff`] before anything of it was
 //! sent anywhere: its bytes are still in the buffer, and pingora serves it.
 
+use super::answer::{reply, send_answer};
 use super::buffers::{Buffer, Head};
-use super::chunked::ChunkedScanner;
-use super::headers::EditList;
+use super::headers::edited;
+use super::record::Record;
 use super::request::{self, Facts, View, MAX_HEADERS};
-use super::write::{self, ResponseFacts};
-use super::{pool, FastApp};
+use super::response::respond;
+use super::upstream::{exchange, response_status, Failure};
+use super::write::{self};
+use super::FastApp;
 use crate::balance::{hash_ip, hash_key};
 use crate::filters::HeaderTarget;
 use crate::filters::{self, RequestParts};
-use crate::proxy::{edits, retry, MeshError, MESH_ERROR};
+use crate::proxy::{edits, retry, MeshError};
 use mesh_config::model::{Filter, Rule};
 use mesh_config::spec::{LoadBalancer, Protocol};
 use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncReadExt;
 use tokio::time::Sleep;
 
 /// How the loop ended.
@@ -167,7 +169,7 @@ async fn next_head(io: &mut Stream, conn: &mut Conn, shutdown: &mut ShutdownWatc
     }
 }
 
-enum Next {
+pub(super) enum Next {
     KeepAlive,
     Close,
     Handoff,
@@ -180,18 +182,6 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.dec();
     }
-}
-
-/// Why an upstream attempt failed.
-enum Failure {
-    /// No connection to the endpoint.
-    Connect,
-    /// The connection broke or closed before a whole response head.
-    Upstream,
-    /// The attempt's time ran out.
-    Timeout,
-    /// The client went away while its body was being sent.
-    Client,
 }
 
 /// Serves the request whose head is `buf[start..start + head_len]`.
@@ -243,9 +233,24 @@ async fn one(
     let answer_close = closing || facts.close || body_rest > 0;
 
     let metrics = app.routes.metrics();
+    let mut rec = Record {
+        app,
+        started,
+        client: *client,
+        method,
+        host: facts.host,
+        target,
+        headers: req.headers,
+        route: "",
+        service: "",
+        upstream: None,
+        attempts: 0,
+        request_id: None,
+    };
     let Some(snapshot) = app.routes.snapshot() else {
         metrics.in_flight.inc();
         let _in_flight = InFlight(&metrics.in_flight);
+        rec.log(MeshError::NoTable.status(), Some(MeshError::NoTable));
         return reply(
             io,
             out,
@@ -276,9 +281,11 @@ async fn one(
             consumed,
         )
         .await;
-        snapshot
-            .no_route_handles()
-            .observe(MeshError::NoRoute.status(), started.elapsed().as_secs_f64());
+        rec.done(
+            snapshot.no_route_handles(),
+            MeshError::NoRoute.status(),
+            Some(MeshError::NoRoute),
+        );
         return next;
     };
     let (rule_index, match_index) = (matched.rule_index, matched.match_index);
@@ -296,6 +303,9 @@ async fn one(
     metrics.in_flight.inc();
     let _in_flight = InFlight(&metrics.in_flight);
     let route_handles = &route_state.handles;
+    rec.route = snapshot
+        .indexed_route(route)
+        .map_or("", |r| r.name.as_str());
 
     if let (Some(redirect), Some(m)) = (edits::redirect(rule), rule.matches.get(match_index)) {
         let (path, query) = match target.split_once('?') {
@@ -320,7 +330,7 @@ async fn one(
             answer_close,
         );
         let next = send_answer(io, out, answer_close, start, consumed).await;
-        route_handles.observe(status, started.elapsed().as_secs_f64());
+        rec.done(route_handles, status, None);
         return next;
     }
 
@@ -335,9 +345,10 @@ async fn one(
             consumed,
         )
         .await;
-        route_handles.observe(
+        rec.done(
+            route_handles,
             MeshError::NoBackend.status(),
-            started.elapsed().as_secs_f64(),
+            Some(MeshError::NoBackend),
         );
         return next;
     }
@@ -362,15 +373,17 @@ async fn one(
             consumed,
         )
         .await;
-        handles.observe(
+        rec.done(
+            handles,
             MeshError::BackendNotFound.status(),
-            started.elapsed().as_secs_f64(),
+            Some(MeshError::BackendNotFound),
         );
         return next;
     };
     if service.protocol != Protocol::Http || (rule.retry.is_some() && facts.body > 0) {
         return Next::Handoff;
     }
+    rec.service = service.name.as_str();
     if service.balancer.pickable() == 0 {
         let next = reply(
             io,
@@ -382,9 +395,10 @@ async fn one(
             consumed,
         )
         .await;
-        handles.observe(
+        rec.done(
+            handles,
             MeshError::NoHealthyEndpoint.status(),
-            started.elapsed().as_secs_f64(),
+            Some(MeshError::NoHealthyEndpoint),
         );
         return next;
     }
@@ -408,7 +422,8 @@ async fn one(
             return Next::Handoff;
         };
         match edited(req.headers, target, m, filters()) {
-            Ok((list, target)) => {
+            Ok((list, target, id)) => {
+                rec.request_id = id;
                 let facts = Facts {
                     skip: true,
                     forwarded_for: list.contains(filters::X_FORWARDED_FOR),
@@ -429,12 +444,12 @@ async fn one(
                     consumed,
                 )
                 .await;
-                handles.observe(500, started.elapsed().as_secs_f64());
+                rec.done(handles, 500, Some(MeshError::Internal));
                 return next;
             }
         }
     } else {
-        write::upstream_head(out, method, target, req.headers, &facts, *client);
+        rec.request_id = write::upstream_head(out, method, target, req.headers, &facts, *client);
     }
     if let Some(body) = buf.get(*start + head_len..*start + consumed) {
         out.extend_from_slice(body);
@@ -448,6 +463,7 @@ async fn one(
     let mut tried = [0usize; 16];
     let mut tried_len = 0;
     let mut attempts = 0u32;
+    let mut last_addr = None;
     let outcome = loop {
         let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if remaining.is_some_and(|r| r.is_zero()) {
@@ -476,6 +492,7 @@ async fn one(
         if let Some(port) = port_override {
             addr.set_port(port);
         }
+        last_addr = Some(addr);
         if let Some(slot) = tried.get_mut(tried_len) {
             *slot = pick.index;
             tried_len += 1;
@@ -524,7 +541,13 @@ async fn one(
                 break Err(MeshError::UpstreamReset);
             }
             Err(Failure::Timeout) => break Err(MeshError::Timeout),
-            Err(Failure::Client) => return Next::Close,
+            Err(Failure::Client) => {
+                // The client went away: no answer (status 0).
+                rec.attempts = attempts;
+                rec.upstream = last_addr;
+                rec.done(handles, 0, None);
+                return Next::Close;
+            }
         }
     };
     // `_pick` counts the request on its endpoint (least request) to its end.
@@ -533,7 +556,9 @@ async fn one(
         Err(error) => {
             // As pingora: the connection ends after an upstream failure.
             let next = reply(io, out, error, head_only, true, start, consumed).await;
-            handles.observe(error.status(), started.elapsed().as_secs_f64());
+            rec.attempts = attempts;
+            rec.upstream = last_addr;
+            rec.done(handles, error.status(), Some(error));
             return next;
         }
     };
@@ -551,46 +576,10 @@ async fn one(
         filters,
     )
     .await;
-    handles.observe(status, started.elapsed().as_secs_f64());
+    rec.attempts = attempts;
+    rec.upstream = Some(addr);
+    rec.done(handles, status, None);
     next
-}
-
-/// The request's headers and target after the rule's and the backendRef's
-/// filters, in pingora's order: `x-request-id` (added when absent), header
-/// modifiers, then `URLRewrite` (hostname, path).
-fn edited<'b, 'f>(
-    headers: &[httparse::Header<'b>],
-    target: &str,
-    matched: &mesh_config::model::Match,
-    filters: impl Iterator<Item = &'f Filter> + Clone,
-) -> Result<(EditList<'b>, String), filters::HeaderError> {
-    let mut list = EditList::from_parsed(headers);
-    filters::ensure_request_id(&mut list)?;
-    for f in filters.clone() {
-        if let Filter::RequestHeaders(e) = f {
-            filters::apply_header_edits(e, &mut list)?;
-        }
-    }
-    let (mut path, query) = match target.split_once('?') {
-        Some((p, q)) => (p.to_owned(), Some(q)),
-        None => (target.to_owned(), None),
-    };
-    for f in filters {
-        let Filter::Rewrite(r) = f else { continue };
-        if let Some(host) = &r.hostname {
-            list.set("host", host)?;
-        }
-        if let Some(p) = &r.path {
-            if let Some(rewritten) = filters::rewrite_path(p, matched, &path) {
-                path = rewritten;
-            }
-        }
-    }
-    if let Some(q) = query {
-        path.push('?');
-        path.push_str(q);
-    }
-    Ok((list, path))
 }
 
 /// The retry backoff of a rule.
@@ -607,356 +596,5 @@ fn min_opt(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, None) => a,
         (None, b) => b,
-    }
-}
-
-/// The status of a complete response head.
-fn response_status(head: &[u8]) -> u16 {
-    let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut r = httparse::Response::new(&mut hs);
-    match r.parse(head) {
-        Ok(httparse::Status::Complete(_)) => r.code.unwrap_or(0),
-        _ => 0,
-    }
-}
-
-/// One attempt: a connection to `addr` (pooled, else new within
-/// `connect`), the request in `out`, the rest of the client's body
-/// (`body_rest` bytes, copied through `resp`), then a whole response head
-/// (interim `1xx` answers forwarded to the client) read into `resp`.
-/// Returns the connection, the head's length and the bytes read.
-async fn exchange(
-    io: &mut Stream,
-    addr: SocketAddr,
-    out: &[u8],
-    body_rest: u64,
-    resp: &mut [u8],
-    connect: Option<Duration>,
-) -> Result<(TcpStream, usize, usize), Failure> {
-    let mut pooled = pool::take(addr);
-    loop {
-        let reused = pooled.is_some();
-        let mut up = match pooled.take() {
-            Some(up) => up,
-            None => new_connection(addr, connect).await?,
-        };
-        let sent = async {
-            up.write_all(out).await.map_err(|_| Failure::Upstream)?;
-            let mut left = body_rest;
-            while left > 0 {
-                let want = usize::try_from(left).unwrap_or(usize::MAX).min(resp.len());
-                let n = io
-                    .read(resp.get_mut(..want).unwrap_or(&mut []))
-                    .await
-                    .map_err(|_| Failure::Client)?;
-                if n == 0 {
-                    return Err(Failure::Client);
-                }
-                up.write_all(resp.get(..n).unwrap_or(&[]))
-                    .await
-                    .map_err(|_| Failure::Upstream)?;
-                left -= n as u64;
-            }
-            Ok(())
-        }
-        .await;
-        let result = match sent {
-            Ok(()) => read_head(io, &mut up, resp).await,
-            Err(e) => Err((e, 0)),
-        };
-        match result {
-            Ok((head, filled)) => return Ok((up, head, filled)),
-            // An idle connection the endpoint closed before it saw the
-            // request: send it again on a new one.
-            Err((Failure::Upstream, 0)) if reused && body_rest == 0 => continue,
-            Err((e, _)) => return Err(e),
-        }
-    }
-}
-
-/// A new connection to `addr`, within `timeout`.
-async fn new_connection(addr: SocketAddr, timeout: Option<Duration>) -> Result<TcpStream, Failure> {
-    let connect = TcpStream::connect(addr);
-    let up = match timeout {
-        Some(t) => tokio::time::timeout(t, connect)
-            .await
-            .map_err(|_| Failure::Connect)?,
-        None => connect.await,
-    }
-    .map_err(|_| Failure::Connect)?;
-    let _ = up.set_nodelay(true);
-    Ok(up)
-}
-
-/// Reads a whole final response head into `resp` (forwarding interim
-/// answers); on failure also how many bytes had come.
-async fn read_head(
-    io: &mut Stream,
-    up: &mut TcpStream,
-    resp: &mut [u8],
-) -> Result<(usize, usize), (Failure, usize)> {
-    let mut filled = 0;
-    loop {
-        let room = resp.get_mut(filled..).unwrap_or(&mut []);
-        if room.is_empty() {
-            return Err((Failure::Upstream, filled));
-        }
-        let n = up
-            .read(room)
-            .await
-            .map_err(|_| (Failure::Upstream, filled))?;
-        if n == 0 {
-            return Err((Failure::Upstream, filled));
-        }
-        filled += n;
-        loop {
-            let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            let mut r = httparse::Response::new(&mut hs);
-            let bytes = resp.get(..filled).unwrap_or(&[]);
-            let head = match r.parse(bytes) {
-                Ok(httparse::Status::Complete(n)) => n,
-                Ok(httparse::Status::Partial) => break,
-                Err(_) => return Err((Failure::Upstream, filled)),
-            };
-            let code = r.code.unwrap_or(0);
-            if !(100..200).contains(&code) || code == 101 {
-                return Ok((head, filled));
-            }
-            // An interim answer (100 Continue, 103 Early Hints): to the client.
-            if io
-                .write_all(bytes.get(..head).unwrap_or(&[]))
-                .await
-                .is_err()
-                || io.flush().await.is_err()
-            {
-                return Err((Failure::Client, filled));
-            }
-            resp.copy_within(head..filled, 0);
-            filled -= head;
-            if filled == 0 {
-                break;
-            }
-        }
-    }
-}
-
-/// How a response body is framed.
-#[derive(Clone, Copy)]
-enum Framing {
-    Length(u64),
-    Chunked,
-    UntilClose,
-}
-
-/// Forwards the response whose head is `resp[..head]` (`filled` bytes
-/// read) and its body; parks the upstream connection when it can be
-/// reused. Returns the status and what the client connection does next.
-#[allow(clippy::too_many_arguments)]
-async fn respond<'f, F: Iterator<Item = &'f Filter>>(
-    io: &mut Stream,
-    mut up: TcpStream,
-    addr: SocketAddr,
-    resp: &mut [u8],
-    out: &mut Vec<u8>,
-    head: usize,
-    filled: usize,
-    head_only: bool,
-    close_asked: bool,
-    filters: impl Fn() -> F,
-) -> (u16, Next) {
-    let (status, framing, reuse, client_close, first) = {
-        let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut r = httparse::Response::new(&mut hs);
-        let bytes = resp.get(..filled).unwrap_or(&[]);
-        if !matches!(r.parse(bytes), Ok(httparse::Status::Complete(_))) {
-            return (0, Next::Close);
-        }
-        let status = r.code.unwrap_or(0);
-        let facts = ResponseFacts::scan(r.version.unwrap_or(1), r.headers);
-        let framing = if head_only || status == 204 || status == 304 {
-            Framing::Length(0)
-        } else if facts.chunked {
-            Framing::Chunked
-        } else if facts.until_close {
-            Framing::UntilClose
-        } else {
-            facts.length.map_or(Framing::UntilClose, Framing::Length)
-        };
-        let until_close = matches!(framing, Framing::UntilClose);
-        let client_close = close_asked || until_close;
-        let reuse = !facts.close && !until_close;
-        let reason = r.reason.unwrap_or("");
-        let first = if filters().any(|f| matches!(f, Filter::ResponseHeaders(_))) {
-            let mut list = EditList::from_parsed(r.headers);
-            for f in filters() {
-                if let Filter::ResponseHeaders(e) = f {
-                    if let Err(e) = filters::apply_header_edits(e, &mut list) {
-                        tracing::warn!("response header filter: {e}");
-                    }
-                }
-            }
-            out.clear();
-            write::client_head(out, status, reason, &list, client_close);
-            true
-        } else if facts.skip || client_close {
-            out.clear();
-            write::client_head(out, status, reason, r.headers, client_close);
-            true
-        } else {
-            false
-        };
-        (status, framing, reuse, client_close, first)
-    };
-    let close = || (status, Next::Close);
-    // The body bytes read with the head.
-    let mut scanner = ChunkedScanner::new();
-    let available = resp.get(head..filled).unwrap_or(&[]);
-    let (part, mut done, mut reuse) = match frame(framing, &mut scanner, available) {
-        Some(x) => (x.0, x.1, reuse && x.2),
-        None => (available.len(), true, false),
-    };
-    let mut left = match framing {
-        Framing::Length(n) => n - part as u64,
-        _ => 0,
-    };
-    let sent = if first {
-        out.extend_from_slice(available.get(..part).unwrap_or(&[]));
-        io.write_all(out).await
-    } else {
-        io.write_all(resp.get(..head + part).unwrap_or(&[])).await
-    };
-    if sent.is_err() {
-        return close();
-    }
-    while !done {
-        let n = match up.read(resp).await {
-            Ok(n) => n,
-            Err(_) => return close(),
-        };
-        if n == 0 {
-            if matches!(framing, Framing::UntilClose) {
-                reuse = false;
-                break;
-            }
-            // The endpoint ended the body early: the client sees it broken.
-            return close();
-        }
-        let read = resp.get(..n).unwrap_or(&[]);
-        let take = match framing {
-            Framing::Length(_) => {
-                let take = left.min(n as u64) as usize;
-                left -= take as u64;
-                done = left == 0;
-                reuse = reuse && take == n;
-                take
-            }
-            Framing::Chunked => match scanner.feed(read) {
-                Ok(Some(k)) => {
-                    done = true;
-                    reuse = reuse && k == n;
-                    k
-                }
-                Ok(None) => n,
-                Err(_) => {
-                    let _ = io.write_all(read).await;
-                    return close();
-                }
-            },
-            Framing::UntilClose => n,
-        };
-        if io.write_all(read.get(..take).unwrap_or(&[])).await.is_err() {
-            return close();
-        }
-    }
-    if io.flush().await.is_err() {
-        return close();
-    }
-    if reuse {
-        pool::put(addr, up);
-    }
-    (
-        status,
-        if client_close {
-            Next::Close
-        } else {
-            Next::KeepAlive
-        },
-    )
-}
-
-/// How much of `bytes` (read after the head) is body, whether the body
-/// ended there, and whether nothing followed it. `None`: a broken chunked
-/// body.
-fn frame(
-    framing: Framing,
-    scanner: &mut ChunkedScanner,
-    bytes: &[u8],
-) -> Option<(usize, bool, bool)> {
-    match framing {
-        Framing::Length(n) => {
-            let part = (bytes.len() as u64).min(n) as usize;
-            Some((part, part as u64 == n, part == bytes.len()))
-        }
-        Framing::Chunked => match scanner.feed(bytes) {
-            Ok(Some(k)) => Some((k, true, k == bytes.len())),
-            Ok(None) => Some((bytes.len(), false, true)),
-            Err(_) => None,
-        },
-        Framing::UntilClose => Some((bytes.len(), false, true)),
-    }
-}
-
-/// Answers `error` and says what the connection does next.
-async fn reply(
-    io: &mut Stream,
-    out: &mut Vec<u8>,
-    error: MeshError,
-    head_only: bool,
-    close: bool,
-    start: &mut usize,
-    consumed: usize,
-) -> Next {
-    let reason = error.reason();
-    out.clear();
-    let body = answer_body(error);
-    write::answer(
-        out,
-        error.status(),
-        &[(MESH_ERROR, reason)],
-        body,
-        head_only,
-        close,
-    );
-    send_answer(io, out, close, start, consumed).await
-}
-
-/// Writes the answer in `out` and consumes the request.
-async fn send_answer(
-    io: &mut Stream,
-    out: &[u8],
-    close: bool,
-    start: &mut usize,
-    consumed: usize,
-) -> Next {
-    if io.write_all(out).await.is_err() || io.flush().await.is_err() || close {
-        return Next::Close;
-    }
-    *start += consumed;
-    Next::KeepAlive
-}
-
-/// The one-line body of an error answer.
-fn answer_body(error: MeshError) -> &'static str {
-    match error {
-        MeshError::NoTable => "no-table\n",
-        MeshError::NoRoute => "no-route\n",
-        MeshError::NoBackend => "no-backend\n",
-        MeshError::BackendNotFound => "backend-not-found\n",
-        MeshError::NoHealthyEndpoint => "no-healthy-endpoint\n",
-        MeshError::ConnectFailed => "upstream-connect-failed\n",
-        MeshError::Timeout => "timeout\n",
-        MeshError::UpstreamReset => "upstream-reset\n",
-        MeshError::BadRequest => "bad-request\n",
-        MeshError::Internal => "internal-error\n",
     }
 }

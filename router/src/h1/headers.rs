@@ -1,7 +1,8 @@
 //! Header lists the fast path writes from: the parsed head as is, or an
 //! edited copy ([`EditList`]) for rules with header modifiers or rewrites.
 
-use crate::filters::{HeaderError, HeaderTarget};
+use crate::filters::{self, HeaderError, HeaderTarget, RequestId};
+use mesh_config::model::Filter;
 use std::borrow::Cow;
 
 /// Headers to write, in order.
@@ -75,6 +76,44 @@ impl HeaderTarget for EditList<'_> {
         self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
         self.entries.len() != before
     }
+}
+
+/// The request's headers and target after the rule's and the backendRef's
+/// filters, in pingora's order: `x-request-id` (added when absent), header
+/// modifiers, then `URLRewrite` (hostname, path).
+pub(super) fn edited<'b, 'f>(
+    headers: &[httparse::Header<'b>],
+    target: &str,
+    matched: &mesh_config::model::Match,
+    filters: impl Iterator<Item = &'f Filter> + Clone,
+) -> Result<(EditList<'b>, String, Option<RequestId>), filters::HeaderError> {
+    let mut list = EditList::from_parsed(headers);
+    let id = filters::ensure_request_id(&mut list)?;
+    for f in filters.clone() {
+        if let Filter::RequestHeaders(e) = f {
+            filters::apply_header_edits(e, &mut list)?;
+        }
+    }
+    let (mut path, query) = match target.split_once('?') {
+        Some((p, q)) => (p.to_owned(), Some(q)),
+        None => (target.to_owned(), None),
+    };
+    for f in filters {
+        let Filter::Rewrite(r) = f else { continue };
+        if let Some(host) = &r.hostname {
+            list.set("host", host)?;
+        }
+        if let Some(p) = &r.path {
+            if let Some(rewritten) = filters::rewrite_path(p, matched, &path) {
+                path = rewritten;
+            }
+        }
+    }
+    if let Some(q) = query {
+        path.push('?');
+        path.push_str(q);
+    }
+    Ok((list, path, id))
 }
 
 #[cfg(test)]

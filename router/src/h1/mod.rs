@@ -10,7 +10,9 @@
 //! work of pingora's general proxy (measured in `router/PERF.md`).
 //!
 //! What it does itself: HTTP/1.1 requests with no body or a
-//! `content-length` body; lookup; `RequestRedirect`; weighted backendRefs;
+//! `content-length` body; lookup; `RequestRedirect`, request and response
+//! header modifiers and `URLRewrite` (the rule's and the backendRef's);
+//! weighted backendRefs;
 //! the balancers; request and per-attempt timeouts; retries (connect
 //! failures, retry codes and broken connections, for idempotent requests
 //! without a body); `x-forwarded-for`, `x-forwarded-proto`, `x-request-id`;
@@ -21,20 +23,24 @@
 //! bytes read so far, before anything of the request was sent anywhere):
 //! TLS connections, HTTP/2 (h2c), HTTP/1.0, chunked request bodies,
 //! `expect`, upgrades (WebSocket), a `connection` header naming other
-//! headers, heads over 64 KiB or 64 headers, rules with header modifier,
-//! rewrite or mirror filters, backendRefs with filters, services spoken to
-//! over HTTP/2 or gRPC, and requests with a body on rules with a retry
-//! policy. A connection served by pingora comes back to the fast path when
+//! headers, an empty `x-request-id`, heads over 64 KiB or 64 headers, rules
+//! with mirrors, services spoken to over HTTP/2 or gRPC, and requests with
+//! a body on rules with a retry policy. A connection served by pingora comes back to the fast path when
 //! pingora would keep it alive.
 
+mod answer;
 mod buffers;
 mod chunked;
 mod conn;
 mod headers;
 mod pool;
+mod record;
 mod request;
+mod response;
+mod upstream;
 mod write;
 
+use crate::access_log::AccessLog;
 use crate::proxy::MeshProxy;
 use crate::routes::Routes;
 use async_trait::async_trait;
@@ -50,6 +56,7 @@ use std::time::Duration;
 /// connections, pingora's proxy ([`MeshProxy`]) for the rest.
 pub struct FastApp {
     routes: Arc<Routes>,
+    access_log: Option<Arc<AccessLog>>,
     fallback: Arc<HttpProxy<MeshProxy>>,
     default_backoff: Duration,
 }
@@ -59,9 +66,11 @@ impl FastApp {
         routes: Arc<Routes>,
         fallback: HttpProxy<MeshProxy>,
         default_backoff: Duration,
+        access_log: Option<Arc<AccessLog>>,
     ) -> FastApp {
         FastApp {
             routes,
+            access_log,
             fallback: Arc::new(fallback),
             default_backoff,
         }

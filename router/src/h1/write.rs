@@ -20,7 +20,7 @@ pub fn upstream_head<H: Fields + ?Sized>(
     headers: &H,
     facts: &Facts<'_>,
     client: Option<IpAddr>,
-) {
+) -> Option<RequestId> {
     out.extend_from_slice(method.as_bytes());
     out.push(b' ');
     out.extend_from_slice(target.as_bytes());
@@ -54,13 +54,16 @@ pub fn upstream_head<H: Fields + ?Sized>(
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"x-forwarded-proto: http\r\n");
+    let mut generated = None;
     if !facts.request_id {
         let id: RequestId = filters::new_request_id();
         out.extend_from_slice(b"x-request-id: ");
         out.extend_from_slice(id.as_str().as_bytes());
         out.extend_from_slice(b"\r\n");
+        generated = Some(id);
     }
     out.extend_from_slice(b"\r\n");
+    generated
 }
 
 /// What the fast path needs to know of a response head.

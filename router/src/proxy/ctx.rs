@@ -150,6 +150,16 @@ impl Ctx {
         self.tried.get(..self.tried_len).unwrap_or(&[])
     }
 
+    /// The endpoint of the current (last) attempt.
+    pub(super) fn upstream(&self, s: &Snapshot) -> Option<std::net::SocketAddr> {
+        let index = self.pick.as_ref()?.index;
+        let mut addr = *self.service(s)?.peers.get(index)?._address.as_inet()?;
+        if let Some(port) = self.backend_spec(s).and_then(|b| b.port) {
+            addr.set_port(port);
+        }
+        Some(addr)
+    }
+
     /// Starts an attempt on `pick`'s endpoint.
     pub(super) fn record_attempt(&mut self, pick: Pick) {
         if let Some(slot) = self.tried.get_mut(self.tried_len) {

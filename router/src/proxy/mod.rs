@@ -22,6 +22,7 @@ mod view;
 pub use answer::{MeshError, MESH_ERROR};
 pub use ctx::Ctx;
 
+use crate::access_log::{self, AccessLog};
 use crate::balance::{hash_ip, hash_key};
 use crate::routes::Routes;
 use crate::settings::Settings;
@@ -40,15 +41,21 @@ use std::time::Duration;
 /// The router's proxy logic, shared by every worker thread.
 pub struct MeshProxy {
     routes: Arc<Routes>,
+    access_log: Option<Arc<AccessLog>>,
     mirrors: Mirrors,
     default_backoff: Duration,
 }
 
 impl MeshProxy {
-    pub fn new(routes: Arc<Routes>, settings: &Settings) -> MeshProxy {
+    pub fn new(
+        routes: Arc<Routes>,
+        settings: &Settings,
+        access_log: Option<Arc<AccessLog>>,
+    ) -> MeshProxy {
         let metrics = routes.metrics().clone();
         MeshProxy {
             routes,
+            access_log,
             mirrors: Mirrors::new(
                 settings.max_mirrors_in_flight,
                 metrics.mirrors.clone(),
@@ -410,6 +417,43 @@ impl ProxyHttp for MeshProxy {
                 Some(h) => h.observe(status, seconds),
                 None => snapshot.no_route_handles().observe(status, seconds),
             }
+        }
+        if let Some(log) = &self.access_log {
+            let snapshot = ctx.snapshot.as_deref();
+            let req = session.req_header();
+            let route = snapshot
+                .zip(ctx.route)
+                .and_then(|(s, r)| s.indexed_route(r))
+                .map_or("", |r| r.name.as_str());
+            let service = snapshot
+                .and_then(|s| ctx.service(s))
+                .map_or("", |s| s.name.as_str());
+            let proto = match req.version {
+                http::Version::HTTP_2 => "HTTP/2",
+                http::Version::HTTP_10 => "HTTP/1.0",
+                _ => "HTTP/1.1",
+            };
+            log.log(&access_log::Entry {
+                client: session
+                    .client_addr()
+                    .and_then(|a| a.as_inet())
+                    .map(|a| a.ip()),
+                method: req.method.as_str(),
+                host: view::host(req),
+                path: req.uri.path_and_query().map_or("", |p| p.as_str()),
+                proto,
+                status,
+                duration: ctx.started.elapsed(),
+                route,
+                service,
+                upstream: snapshot.and_then(|s| ctx.upstream(s)),
+                attempts: ctx.attempts,
+                request_id: req
+                    .headers
+                    .get(crate::filters::X_REQUEST_ID)
+                    .and_then(|v| v.to_str().ok()),
+                error: ctx.answer.map(MeshError::reason),
+            });
         }
     }
 

@@ -1,0 +1,153 @@
+//! One upstream attempt of the fast path: a pooled or new connection, the
+//! request (and the rest of the client's body) sent, a whole response head
+//! read back (interim answers forwarded to the client).
+
+use super::pool;
+use super::request::MAX_HEADERS;
+use pingora::protocols::Stream;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Why an upstream attempt failed.
+pub(super) enum Failure {
+    /// No connection to the endpoint.
+    Connect,
+    /// The connection broke or closed before a whole response head.
+    Upstream,
+    /// The attempt's time ran out.
+    Timeout,
+    /// The client went away while its body was being sent.
+    Client,
+}
+
+/// The status of a complete response head.
+pub(super) fn response_status(head: &[u8]) -> u16 {
+    let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut r = httparse::Response::new(&mut hs);
+    match r.parse(head) {
+        Ok(httparse::Status::Complete(_)) => r.code.unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// One attempt: a connection to `addr` (pooled, else new within
+/// `connect`), the request in `out`, the rest of the client's body
+/// (`body_rest` bytes, copied through `resp`), then a whole response head
+/// (interim `1xx` answers forwarded to the client) read into `resp`.
+/// Returns the connection, the head's length and the bytes read.
+pub(super) async fn exchange(
+    io: &mut Stream,
+    addr: SocketAddr,
+    out: &[u8],
+    body_rest: u64,
+    resp: &mut [u8],
+    connect: Option<Duration>,
+) -> Result<(TcpStream, usize, usize), Failure> {
+    let mut pooled = pool::take(addr);
+    loop {
+        let reused = pooled.is_some();
+        let mut up = match pooled.take() {
+            Some(up) => up,
+            None => new_connection(addr, connect).await?,
+        };
+        let sent = async {
+            up.write_all(out).await.map_err(|_| Failure::Upstream)?;
+            let mut left = body_rest;
+            while left > 0 {
+                let want = usize::try_from(left).unwrap_or(usize::MAX).min(resp.len());
+                let n = io
+                    .read(resp.get_mut(..want).unwrap_or(&mut []))
+                    .await
+                    .map_err(|_| Failure::Client)?;
+                if n == 0 {
+                    return Err(Failure::Client);
+                }
+                up.write_all(resp.get(..n).unwrap_or(&[]))
+                    .await
+                    .map_err(|_| Failure::Upstream)?;
+                left -= n as u64;
+            }
+            Ok(())
+        }
+        .await;
+        let result = match sent {
+            Ok(()) => read_head(io, &mut up, resp).await,
+            Err(e) => Err((e, 0)),
+        };
+        match result {
+            Ok((head, filled)) => return Ok((up, head, filled)),
+            // An idle connection the endpoint closed before it saw the
+            // request: send it again on a new one.
+            Err((Failure::Upstream, 0)) if reused && body_rest == 0 => continue,
+            Err((e, _)) => return Err(e),
+        }
+    }
+}
+
+/// A new connection to `addr`, within `timeout`.
+async fn new_connection(addr: SocketAddr, timeout: Option<Duration>) -> Result<TcpStream, Failure> {
+    let connect = TcpStream::connect(addr);
+    let up = match timeout {
+        Some(t) => tokio::time::timeout(t, connect)
+            .await
+            .map_err(|_| Failure::Connect)?,
+        None => connect.await,
+    }
+    .map_err(|_| Failure::Connect)?;
+    let _ = up.set_nodelay(true);
+    Ok(up)
+}
+
+/// Reads a whole final response head into `resp` (forwarding interim
+/// answers); on failure also how many bytes had come.
+async fn read_head(
+    io: &mut Stream,
+    up: &mut TcpStream,
+    resp: &mut [u8],
+) -> Result<(usize, usize), (Failure, usize)> {
+    let mut filled = 0;
+    loop {
+        let room = resp.get_mut(filled..).unwrap_or(&mut []);
+        if room.is_empty() {
+            return Err((Failure::Upstream, filled));
+        }
+        let n = up
+            .read(room)
+            .await
+            .map_err(|_| (Failure::Upstream, filled))?;
+        if n == 0 {
+            return Err((Failure::Upstream, filled));
+        }
+        filled += n;
+        loop {
+            let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut r = httparse::Response::new(&mut hs);
+            let bytes = resp.get(..filled).unwrap_or(&[]);
+            let head = match r.parse(bytes) {
+                Ok(httparse::Status::Complete(n)) => n,
+                Ok(httparse::Status::Partial) => break,
+                Err(_) => return Err((Failure::Upstream, filled)),
+            };
+            let code = r.code.unwrap_or(0);
+            if !(100..200).contains(&code) || code == 101 {
+                return Ok((head, filled));
+            }
+            // An interim answer (100 Continue, 103 Early Hints): to the client.
+            if io
+                .write_all(bytes.get(..head).unwrap_or(&[]))
+                .await
+                .is_err()
+                || io.flush().await.is_err()
+            {
+                return Err((Failure::Client, filled));
+            }
+            resp.copy_within(head..filled, 0);
+            filled -= head;
+            if filled == 0 {
+                break;
+            }
+        }
+    }
+}
