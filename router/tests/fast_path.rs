@@ -1303,7 +1303,7 @@ async fn big_heads() -> anyhow::Result<RawBackend> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: the fast path reads a response head into one 16 KiB buffer (h1/buffers.rs SIZE, read_head in h1/conn.rs): a larger head is taken for a broken connection, the GET is sent a second time, then 502 upstream-reset; pingora serves it"]
+
 async fn a_response_head_over_16_kib_is_forwarded() -> anyhow::Result<()> {
     let backend = big_heads().await?;
     let router = router_for(&[("svc", backend.addr)]).await;
@@ -1316,7 +1316,7 @@ async fn a_response_head_over_16_kib_is_forwarded() -> anyhow::Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: the fast path parses response heads with room for 64 headers (MAX_HEADERS in h1/request.rs): a response with more is taken for a broken connection, the GET is sent a second time, then 502 upstream-reset; pingora serves it"]
+
 async fn a_response_with_70_headers_is_forwarded() -> anyhow::Result<()> {
     let backend = big_heads().await?;
     let router = router_for(&[("svc", backend.addr)]).await;
@@ -1329,7 +1329,7 @@ async fn a_response_with_70_headers_is_forwarded() -> anyhow::Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: the fast path drops the `Trailer` response header (it counts it hop-by-hop, h1/request.rs Name::of) yet forwards the trailer fields it announces; `Trailer` is end to end (RFC 9110 section 6.6.2) and pingora keeps it"]
+
 async fn a_chunked_response_keeps_its_trailer_header() -> anyhow::Result<()> {
     let backend = RawBackend::start(framings).await?;
     let router = router_for(&[("svc", backend.addr)]).await;

@@ -15,8 +15,8 @@ thread_local! {
     static FREE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A buffer of [`SIZE`] bytes (contents unspecified), back to the free
-/// list when dropped.
+/// A buffer of [`SIZE`] bytes (contents unspecified; it may be grown),
+/// back to the free list when dropped (unless grown).
 pub struct Buffer(Vec<u8>);
 
 impl Buffer {
@@ -33,6 +33,9 @@ impl Buffer {
 impl Drop for Buffer {
     fn drop(&mut self) {
         let buf = std::mem::take(&mut self.0);
+        if buf.len() != SIZE {
+            return;
+        }
         let _ = FREE.try_with(|f| {
             let mut f = f.borrow_mut();
             if f.len() < MAX_FREE {
@@ -43,14 +46,14 @@ impl Drop for Buffer {
 }
 
 impl Deref for Buffer {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
         &self.0
     }
 }
 
 impl DerefMut for Buffer {
-    fn deref_mut(&mut self) -> &mut [u8] {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
         &mut self.0
     }
 }

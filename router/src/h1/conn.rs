@@ -541,6 +541,7 @@ async fn one(
                 break Err(MeshError::UpstreamReset);
             }
             Err(Failure::Timeout) => break Err(MeshError::Timeout),
+            Err(Failure::BadResponse) => break Err(MeshError::UpstreamReset),
             Err(Failure::Client) => {
                 // The client went away: no answer (status 0).
                 rec.attempts = attempts;

@@ -6,12 +6,17 @@
 //! watch each). A connection the endpoint closed meanwhile is found when
 //! it is used: the request is sent again on a new connection when that is
 //! safe (see the connection loop). Connections idle longer than
-//! [`IDLE_TIMEOUT`] are dropped when their address is next used.
+//! [`IDLE_TIMEOUT`] are dropped when their address is next used, and by a
+//! sweep over every address every [`SWEEP_EVERY`] parked connections (so
+//! connections to endpoints no longer used close too, as long as the
+//! thread serves requests). With work stealing (more than one thread) a
+//! client connection's task may move between threads and so use the
+//! pools of both.
 //!
 //! Per thread, because pingora runs one runtime per thread when work
 //! stealing is off: a socket stays with the reactor that registered it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -23,9 +28,13 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(55);
 /// Most idle connections kept per address and thread.
 pub const MAX_IDLE: usize = 128;
 
+/// Parked connections between two sweeps of the whole pool.
+pub const SWEEP_EVERY: u32 = 4096;
+
 thread_local! {
     static IDLE: RefCell<HashMap<SocketAddr, Vec<(TcpStream, Instant)>>> =
         RefCell::new(HashMap::new());
+    static PUTS: Cell<u32> = const { Cell::new(0) };
 }
 
 /// An idle connection to `addr`, newest first; `None` when there is none.
@@ -45,12 +54,29 @@ pub fn take(addr: SocketAddr) -> Option<TcpStream> {
 
 /// Parks a reusable connection to `addr`.
 pub fn put(addr: SocketAddr, conn: TcpStream) {
+    let sweep = PUTS.with(|p| {
+        let n = p.get().wrapping_add(1);
+        p.set(n);
+        n % SWEEP_EVERY == 0
+    });
     IDLE.with(|idle| {
         let mut idle = idle.borrow_mut();
+        if sweep {
+            sweep_expired(&mut idle);
+        }
         let list = idle.entry(addr).or_default();
         if list.len() < MAX_IDLE {
             list.push((conn, Instant::now()));
         }
+    });
+}
+
+/// Drops every connection idle longer than [`IDLE_TIMEOUT`], and the
+/// addresses left without any.
+fn sweep_expired(idle: &mut HashMap<SocketAddr, Vec<(TcpStream, Instant)>>) {
+    idle.retain(|_, list| {
+        list.retain(|(_, since)| since.elapsed() < IDLE_TIMEOUT);
+        !list.is_empty()
     });
 }
 

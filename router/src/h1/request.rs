@@ -41,9 +41,12 @@ pub enum Name {
     Connection,
     Upgrade,
     Expect,
-    /// `keep-alive`, `proxy-connection`, `te`, `trailer`,
-    /// `proxy-authorization`, `proxy-authenticate`.
+    /// `keep-alive`, `proxy-connection`, `te`, `proxy-authorization`,
+    /// `proxy-authenticate`.
     HopByHop,
+    /// `trailer`: left out of requests (as pingora does), kept in
+    /// responses (end to end, RFC 9110 §6.6.2: the trailers follow).
+    Trailer,
     ForwardedFor,
     ForwardedProto,
     RequestId,
@@ -60,7 +63,7 @@ impl Name {
             4 if eq("host") => Name::Host,
             6 if eq("expect") => Name::Expect,
             7 if eq("upgrade") => Name::Upgrade,
-            7 if eq("trailer") => Name::HopByHop,
+            7 if eq("trailer") => Name::Trailer,
             10 if eq("connection") => Name::Connection,
             10 if eq("keep-alive") => Name::HopByHop,
             12 if eq("x-request-id") => Name::RequestId,
@@ -79,7 +82,11 @@ impl Name {
     pub fn skipped(self) -> bool {
         matches!(
             self,
-            Name::Connection | Name::HopByHop | Name::ForwardedFor | Name::ForwardedProto
+            Name::Connection
+                | Name::HopByHop
+                | Name::Trailer
+                | Name::ForwardedFor
+                | Name::ForwardedProto
         )
     }
 }
@@ -126,7 +133,7 @@ impl<'b> Facts<'b> {
                 // An empty one is replaced: pingora's path does that.
                 Name::RequestId if h.value.trim_ascii().is_empty() => f.pingora = true,
                 Name::RequestId => f.request_id = true,
-                Name::HopByHop | Name::ForwardedProto => f.skip = true,
+                Name::HopByHop | Name::Trailer | Name::ForwardedProto => f.skip = true,
                 Name::Host | Name::Other => {}
             }
         }

@@ -7,7 +7,7 @@ use super::chunked::ChunkedScanner;
 use super::conn::Next;
 use super::headers::EditList;
 use super::pool;
-use super::request::MAX_HEADERS;
+use super::upstream::parse_response;
 use super::write::{self, ResponseFacts};
 use crate::filters::{self};
 use mesh_config::model::Filter;
@@ -40,15 +40,11 @@ pub(super) async fn respond<'f, F: Iterator<Item = &'f Filter>>(
     close_asked: bool,
     filters: impl Fn() -> F,
 ) -> (u16, Next) {
-    let (status, framing, reuse, client_close, first) = {
-        let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut r = httparse::Response::new(&mut hs);
-        let bytes = resp.get(..filled).unwrap_or(&[]);
-        if !matches!(r.parse(bytes), Ok(httparse::Status::Complete(_))) {
-            return (0, Next::Close);
-        }
+    let bytes = resp.get(..filled).unwrap_or(&[]);
+    let parsed = parse_response(bytes, |_, r| {
         let status = r.code.unwrap_or(0);
-        let facts = ResponseFacts::scan(r.version.unwrap_or(1), r.headers);
+        let version = r.version.unwrap_or(1);
+        let facts = ResponseFacts::scan(version, r.headers);
         let framing = if head_only || status == 204 || status == 304 {
             Framing::Length(0)
         } else if facts.chunked {
@@ -62,6 +58,8 @@ pub(super) async fn respond<'f, F: Iterator<Item = &'f Filter>>(
         let client_close = close_asked || until_close;
         let reuse = !facts.close && !until_close;
         let reason = r.reason.unwrap_or("");
+        // An HTTP/1.0 head is rewritten as HTTP/1.1: the client's
+        // connection stays open (HTTP/1.0 would mean close).
         let first = if filters().any(|f| matches!(f, Filter::ResponseHeaders(_))) {
             let mut list = EditList::from_parsed(r.headers);
             for f in filters() {
@@ -74,7 +72,7 @@ pub(super) async fn respond<'f, F: Iterator<Item = &'f Filter>>(
             out.clear();
             write::client_head(out, status, reason, &list, client_close);
             true
-        } else if facts.skip || client_close {
+        } else if facts.skip || client_close || version == 0 {
             out.clear();
             write::client_head(out, status, reason, r.headers, client_close);
             true
@@ -82,6 +80,9 @@ pub(super) async fn respond<'f, F: Iterator<Item = &'f Filter>>(
             false
         };
         (status, framing, reuse, client_close, first)
+    });
+    let Ok(Some((status, framing, reuse, client_close, first))) = parsed else {
+        return (0, Next::Close);
     };
     let close = || (status, Next::Close);
     // The body bytes read with the head.

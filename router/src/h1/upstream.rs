@@ -20,14 +20,44 @@ pub(super) enum Failure {
     Timeout,
     /// The client went away while its body was being sent.
     Client,
+    /// The endpoint answered something that is not an HTTP/1 response
+    /// head, or one over [`MAX_RESPONSE_HEAD`] (not retried: the endpoint
+    /// did get the request).
+    BadResponse,
+}
+
+/// The largest response head the fast path reads (pingora's limit).
+pub(super) const MAX_RESPONSE_HEAD: usize = 1024 * 1024;
+/// Most header lines of a response head (pingora's limit).
+pub(super) const MAX_RESPONSE_HEADERS: usize = 256;
+
+/// Parses a response head and hands it to `f` with its length: first with
+/// room for [`MAX_HEADERS`] headers on the stack, else (a head with more)
+/// [`MAX_RESPONSE_HEADERS`] on the heap. `Ok(None)`: not complete yet.
+pub(super) fn parse_response<R>(
+    bytes: &[u8],
+    f: impl FnOnce(usize, &httparse::Response<'_, '_>) -> R,
+) -> Result<Option<R>, httparse::Error> {
+    let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut r = httparse::Response::new(&mut hs);
+    match r.parse(bytes) {
+        Ok(httparse::Status::Complete(n)) => return Ok(Some(f(n, &r))),
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => {}
+        Err(e) => return Err(e),
+    }
+    let mut hs = vec![httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
+    let mut r = httparse::Response::new(&mut hs);
+    match r.parse(bytes)? {
+        httparse::Status::Complete(n) => Ok(Some(f(n, &r))),
+        httparse::Status::Partial => Ok(None),
+    }
 }
 
 /// The status of a complete response head.
 pub(super) fn response_status(head: &[u8]) -> u16 {
-    let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut r = httparse::Response::new(&mut hs);
-    match r.parse(head) {
-        Ok(httparse::Status::Complete(_)) => r.code.unwrap_or(0),
+    match parse_response(head, |_, r| r.code.unwrap_or(0)) {
+        Ok(Some(code)) => code,
         _ => 0,
     }
 }
@@ -42,7 +72,7 @@ pub(super) async fn exchange(
     addr: SocketAddr,
     out: &[u8],
     body_rest: u64,
-    resp: &mut [u8],
+    resp: &mut Vec<u8>,
     connect: Option<Duration>,
 ) -> Result<(TcpStream, usize, usize), Failure> {
     let mut pooled = pool::take(addr);
@@ -105,14 +135,18 @@ async fn new_connection(addr: SocketAddr, timeout: Option<Duration>) -> Result<T
 async fn read_head(
     io: &mut Stream,
     up: &mut TcpStream,
-    resp: &mut [u8],
+    resp: &mut Vec<u8>,
 ) -> Result<(usize, usize), (Failure, usize)> {
     let mut filled = 0;
     loop {
-        let room = resp.get_mut(filled..).unwrap_or(&mut []);
-        if room.is_empty() {
-            return Err((Failure::Upstream, filled));
+        if filled == resp.len() {
+            if resp.len() >= MAX_RESPONSE_HEAD {
+                return Err((Failure::BadResponse, filled));
+            }
+            let size = (resp.len() * 2).clamp(4096, MAX_RESPONSE_HEAD);
+            resp.resize(size, 0);
         }
+        let room = resp.get_mut(filled..).unwrap_or(&mut []);
         let n = up
             .read(room)
             .await
@@ -122,15 +156,12 @@ async fn read_head(
         }
         filled += n;
         loop {
-            let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            let mut r = httparse::Response::new(&mut hs);
             let bytes = resp.get(..filled).unwrap_or(&[]);
-            let head = match r.parse(bytes) {
-                Ok(httparse::Status::Complete(n)) => n,
-                Ok(httparse::Status::Partial) => break,
-                Err(_) => return Err((Failure::Upstream, filled)),
+            let (head, code) = match parse_response(bytes, |n, r| (n, r.code.unwrap_or(0))) {
+                Ok(Some(x)) => x,
+                Ok(None) => break,
+                Err(_) => return Err((Failure::BadResponse, filled)),
             };
-            let code = r.code.unwrap_or(0);
             if !(100..200).contains(&code) || code == 101 {
                 return Ok((head, filled));
             }
