@@ -5,7 +5,9 @@ Usage: mesh_resources.py OUTDIR HOST BACKEND_PORT_1 BACKEND_PORT_2 ROUTES
 
 OUTDIR/bench.yaml: Service `bench` (round robin), Endpoints bench-1 and
 bench-2 on 127.0.0.1 at the two backend ports, and Route `bench` sending
-every request for HOST to it. Both router variants get it.
+every request for HOST to it. Both router variants get it; for router-1k
+(ROUTES > 0) the route also sets a request header and adds a response
+header (header modifier filters).
 
 OUTDIR/routes-NNN.yaml (ROUTES > 0, the router-1k variant): 20 more
 Services of two endpoints each and ROUTES more Routes, 100 to a file (one
@@ -73,8 +75,17 @@ def main() -> None:
     routes = int(sys.argv[5])
     os.makedirs(out, exist_ok=True)
     bench = service_docs("bench", ports)
-    bench.append(doc("Route", "bench", {"hostnames": [host],
-                                         "rules": [{"backendRefs": [{"name": "bench"}]}]}))
+    rule = {"backendRefs": [{"name": "bench"}]}
+    if routes > 0:
+        # router-1k: the bench route edits headers both ways, as mesh routes often do
+        rule["filters"] = [
+            {"type": "RequestHeaderModifier",
+             "requestHeaderModifier": {"set": [{"name": "x-mesh-tier", "value": "bench"}],
+                                       "remove": ["x-debug"]}},
+            {"type": "ResponseHeaderModifier",
+             "responseHeaderModifier": {"add": [{"name": "x-served-by", "value": "mesh"}]}},
+        ]
+    bench.append(doc("Route", "bench", {"hostnames": [host], "rules": [rule]}))
     write(os.path.join(out, "bench.yaml"), bench)
     if routes <= 0:
         return

@@ -1344,3 +1344,275 @@ async fn a_chunked_response_keeps_its_trailer_header() -> anyhow::Result<()> {
         .ends_with("\r\nx-checksum: abc\r\nx-other: 2\r\n\r\n"));
     router.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_1_0_response_reaches_the_client_as_http_1_1() -> anyhow::Result<()> {
+    // An HTTP/1.0 backend that keeps its connections alive when asked.
+    let backend = RawBackend::start(|seen: &Seen| {
+        let body = format!("{} {}", seen.method, seen.target);
+        Reply::bytes(format!(
+            "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nConnection: keep-alive\r\n\r\n{body}",
+            body.len()
+        ))
+    })
+    .await?;
+    let router = router_one_thread(&[("svc", backend.addr)]).await;
+    let mut client = Client::connect(router.handle().listen_addr()).await?;
+    for path in ["/old", "/again"] {
+        let r = client.get(path, "svc").await?;
+        assert!(r.head.starts_with("HTTP/1.1 200 "), "{}", r.head);
+        // The upstream's `connection` header is hop-by-hop: not forwarded,
+        // and the client's connection stays open.
+        assert_eq!(r.header("connection"), None, "{}", r.head);
+        assert_eq!((r.status, r.text()), (200, format!("GET {path}")));
+    }
+    let log = backend.log();
+    assert_eq!(log.targets(), ["/old", "/again"]);
+    // `keep-alive` from an HTTP/1.0 upstream: its connection is reused.
+    assert_eq!(log.conns(), [0, 0]);
+    router.stop().await
+}
+
+/// The lines of the access log at `path` once it holds `n` of them (or
+/// all it holds after [`STEP`]), each parsed as JSON.
+async fn access_log_lines(
+    path: &std::path::Path,
+    n: usize,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let deadline = tokio::time::Instant::now() + STEP;
+    let text = loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        // Only whole lines: the writer may be midway through one.
+        let whole = text.rfind('\n').map_or("", |i| &text[..=i]).to_owned();
+        if whole.lines().count() >= n || tokio::time::Instant::now() >= deadline {
+            break whole;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    text.lines()
+        .map(|l| serde_json::from_str(l).with_context(|| format!("not JSON: {l:?}")))
+        .collect()
+}
+
+/// The one line of `lines` whose `path` is `path`.
+fn line_for<'a>(
+    lines: &'a [serde_json::Value],
+    path: &str,
+) -> anyhow::Result<&'a serde_json::Value> {
+    let found: Vec<_> = lines.iter().filter(|l| l["path"] == path).collect();
+    match found.as_slice() {
+        [one] => Ok(one),
+        _ => bail!("{} lines for {path} in {lines:#?}", found.len()),
+    }
+}
+
+/// Checks the fields every line has: `ts` (RFC 3339 UTC), `client`,
+/// `duration_us`.
+fn check_common(line: &serde_json::Value) {
+    let ts = line["ts"].as_str().unwrap_or("");
+    assert!(ts.ends_with('Z') && ts.len() == 24, "ts {ts:?} in {line}");
+    assert_eq!(line["client"], "127.0.0.1", "{line}");
+    assert!(line["duration_us"].is_u64(), "duration_us in {line}");
+}
+
+/// A request id of the router's making: 32 hex digits.
+fn generated_id(line: &serde_json::Value) -> anyhow::Result<String> {
+    let id = line["request_id"].as_str().unwrap_or("");
+    ensure!(
+        id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "request_id {id:?} in {line}"
+    );
+    Ok(id.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_access_log_records_fast_path_and_pingora_requests() -> anyhow::Result<()> {
+    common::init_logs();
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("access.log");
+    let backend = RawBackend::start(body_length).await?;
+    let settings = Settings {
+        access_log: Some(mesh_router::access_log::Target::File(path.clone())),
+        threads: 1,
+        ..Settings::local()
+    };
+    let router = Router::start_with(settings, Some(table(&[("svc", backend.addr)]))).await;
+    let upstream = backend.addr.to_string();
+    let mut client = Client::connect(router.handle().listen_addr()).await?;
+
+    // (a) The fast path, with the client's request id.
+    client
+        .send(b"GET /fast?q=1 HTTP/1.1\r\nHost: svc\r\nx-request-id: abc\r\n\r\n")
+        .await?;
+    let r = client.response(false).await?;
+    assert_eq!((r.status, r.text()), (200, "GET /fast?q=1 0".to_owned()));
+    // (b) No route: the router answers itself.
+    let r = client.get("/missing?z", "nowhere.example").await?;
+    assert_eq!(
+        (r.status, r.header("x-mesh-error")),
+        (404, Some("no-route"))
+    );
+    // (c) A chunked request body: handed to pingora.
+    client
+        .send(b"POST /chunked?x=2 HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+        .await?;
+    let r = client.response(false).await?;
+    assert_eq!(
+        (r.status, r.text()),
+        (200, "POST /chunked?x=2 3".to_owned())
+    );
+    // (d) h2c: pingora.
+    let tcp = step("connect", TcpStream::connect(router.handle().listen_addr())).await??;
+    let (mut send, conn) = step(
+        "the HTTP/2 handshake",
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp)),
+    )
+    .await??;
+    let conn = tokio::spawn(conn);
+    let req = hyper::Request::get("http://svc/h2?y=3").body(Empty::<Bytes>::new())?;
+    let resp = step("an HTTP/2 response", send.send_request(req)).await??;
+    assert_eq!(resp.status(), 200);
+    let body = step("the body", resp.into_body().collect())
+        .await??
+        .to_bytes();
+    assert_eq!(String::from_utf8_lossy(&body), "GET /h2?y=3 0");
+    drop(send);
+    conn.abort();
+
+    let lines = access_log_lines(&path, 4).await?;
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    let seen = backend.log();
+    assert_eq!(seen.targets(), ["/fast?q=1", "/chunked?x=2", "/h2?y=3"]);
+    // The id logged is the one the backend got.
+    let sent_id = |i: usize| {
+        seen.requests
+            .get(i)
+            .and_then(|s| s.header("x-request-id"))
+            .map(str::to_owned)
+    };
+
+    let fast = line_for(&lines, "/fast?q=1")?;
+    let missing = line_for(&lines, "/missing?z")?;
+    let chunked = line_for(&lines, "/chunked?x=2")?;
+    let h2 = line_for(&lines, "/h2?y=3")?;
+    for line in [fast, missing, chunked, h2] {
+        check_common(line);
+    }
+    assert_eq!(fast["request_id"], "abc");
+    assert_eq!(sent_id(0).as_deref(), Some("abc"));
+    // Nothing was forwarded: no id was generated (on pingora's path too the
+    // id comes with the upstream request's headers, after the lookup).
+    assert_eq!(missing["request_id"], serde_json::Value::Null, "{missing}");
+    assert_eq!(Some(generated_id(chunked)?), sent_id(1));
+    assert_eq!(Some(generated_id(h2)?), sent_id(2));
+
+    let fields = |l: &serde_json::Value| {
+        json!([
+            l["method"],
+            l["host"],
+            l["proto"],
+            l["status"],
+            l["route"],
+            l["service"],
+            l["upstream"],
+            l["attempts"],
+            l["error"]
+        ])
+    };
+    assert_eq!(
+        fields(fast),
+        json!([
+            "GET",
+            "svc",
+            "HTTP/1.1",
+            200,
+            "service:svc",
+            "svc",
+            upstream,
+            1,
+            null
+        ])
+    );
+    assert_eq!(
+        fields(missing),
+        json!([
+            "GET",
+            "nowhere.example",
+            "HTTP/1.1",
+            404,
+            "",
+            "",
+            null,
+            0,
+            "no-route"
+        ])
+    );
+    assert_eq!(
+        fields(chunked),
+        json!([
+            "POST",
+            "svc",
+            "HTTP/1.1",
+            200,
+            "service:svc",
+            "svc",
+            upstream,
+            1,
+            null
+        ])
+    );
+    assert_eq!(
+        fields(h2),
+        json!([
+            "GET",
+            "svc",
+            "HTTP/2",
+            200,
+            "service:svc",
+            "svc",
+            upstream,
+            1,
+            null
+        ])
+    );
+    router.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fast_path_requests_are_counted_like_pingora_ones() -> anyhow::Result<()> {
+    let backend = RawBackend::start(body_length).await?;
+    let router = router_for(&[("svc", backend.addr)]).await;
+    let mut client = Client::connect(router.handle().listen_addr()).await?;
+    // The fast path, then pingora (a chunked body), on the same route.
+    let r = client.get("/fast", "svc").await?;
+    assert_eq!((r.status, r.text()), (200, "GET /fast 0".to_owned()));
+    client
+        .send(b"POST /slow HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n")
+        .await?;
+    let r = client.response(false).await?;
+    assert_eq!((r.status, r.text()), (200, "POST /slow 2".to_owned()));
+
+    // Both count once the answer is sent: wait for them.
+    let http = common::Http::new();
+    let url = router.admin_url("/metrics");
+    let want = [
+        r#"mesh_router_requests_total{class="2xx",route="service:svc",service="svc"} 2"#,
+        r#"mesh_router_request_duration_seconds_count{route="service:svc",service="svc"} 2"#,
+    ];
+    let deadline = tokio::time::Instant::now() + STEP;
+    loop {
+        let metrics = http.get(&url, "").await?.body;
+        let missing: Vec<_> = want
+            .iter()
+            .filter(|w| !metrics.lines().any(|l| l == **w))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!("{missing:?} missing after {STEP:?} in\n{metrics}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    router.stop().await
+}
