@@ -23,7 +23,7 @@ TARGET_ORDER = ["direct", "nginx", "haproxy", "router", "router-1k"]
 DEFAULTS = {"DURATION": "10", "REPS": "3", "CONNS": "64", "RATE": "5000", "IDLE": "10000",
             "H2_CONNS": "16", "H2_STREAMS": "4", "ROUTES": "1000",
             "CONTROL_ROUTES": "10 10000 100000", "PROP_ROUTERS": "2 10", "PROP_ROUTES": "10 10000 100000",
-            "PROP_UPDATES": "100", "LOOKUP_ARGS": "", "QUIET_MAX": "15"}
+            "PROP_UPDATES": "100", "LOOKUP_ARGS": "", "QUIET_MAX": "15", "SWAP_INTERVAL": "0.1"}
 # The shared peer benchmark's numbers on this machine kind (proxy-core us/req).
 REFERENCE = "nginx 14.4, HAProxy 15.4, a minimal pingora proxy 22.4 (shared peer benchmark, 2026-11-28)"
 
@@ -81,7 +81,7 @@ def parse_h2load(s):
 
 
 PARSERS = {"wrk": parse_wrk, "tls": parse_wrk, "rate": parse_oha, "h2c": parse_h2load,
-           "h2tls": parse_h2load}
+           "h2tls": parse_h2load, "swap": parse_wrk}
 
 
 def read_meta(run):
@@ -260,6 +260,30 @@ def tables(run, meta):
                   fmt(med([r["mean"] for r in rs])), fmt(sum(r["errors"] for r in rs)))
         out.append(t)
 
+    swap = by_target(rows, "swap")
+    swap_csv = os.path.join(run, "swap.csv")
+    if swap and os.path.exists(swap_csv):
+        swaps = {}
+        for r in csv.DictReader(open(swap_csv, encoding="utf-8")):
+            swaps.setdefault(r["target"], []).append((int(r["puts"]), int(r["swaps"])))
+        t = Table(f"Table swaps under load: wrk -t1 -c{meta.get('knob_CONNS')} while one route changes "
+                  f"in etcd every {meta.get('knob_SWAP_INTERVAL')} s, {dur} s, median (min–max)",
+                  ["target", "puts", "tables swapped", "req/s", "req/s without swaps", "change",
+                   "p99 µs", "p99 µs without", "proxy-core µs/req", "errors"],
+                  ["without swaps: the wrk phase of the same run; each swap is a compile in the "
+                   "controller, a delta pushed, a table built and swapped in by the router (on the "
+                   "proxy CPU)"])
+        for name, rs in swap.items():
+            base = wrk.get(name, []) if wrk else []
+            rps, rps0 = med([r["rps"] for r in rs]), med([r["rps"] for r in base])
+            change = fmt((rps / rps0 - 1) * 100, 1) + " %" if rps0 == rps0 and rps0 else "-"
+            counts = swaps.get(name, [])
+            t.add(name, fmt(med([p for p, _ in counts])), spread([s for _, s in counts]),
+                  spread([r["rps"] for r in rs]), fmt(rps0), change, fmt(med([r["p99"] for r in rs])),
+                  fmt(med([r["p99"] for r in base])), spread([r["core_us"] for r in rs], 1),
+                  fmt(sum(r["errors"] for r in rs)))
+        out.append(t)
+
     quiet_max = float(meta.get("knob_QUIET_MAX", "15"))
     noisy = [r for r in rows if r["pre_busy"] > quiet_max
              or (r["target"] == "direct" and r["proxy_util"] > 20)]
@@ -347,7 +371,7 @@ def header_lines(meta):
 def short_run(meta):
     diff = [f"{k}={meta.get('knob_' + k)}" for k, v in DEFAULTS.items() if meta.get("knob_" + k, v) != v]
     phases = meta.get("knob_PHASES", "")
-    if phases and phases != "wrk,rate,idle,tls,h2,control":
+    if phases and phases != "wrk,rate,idle,tls,h2,swap,control":
         diff.append(f"PHASES={phases}")
     return diff
 
