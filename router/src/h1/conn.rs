@@ -12,7 +12,7 @@ use super::headers::edited;
 use super::record::Record;
 use super::request::{self, Facts, View, MAX_HEADERS};
 use super::response::respond;
-use super::upstream::{exchange, response_status, Failure};
+use super::upstream::{exchange, Failure};
 use super::write::{self};
 use super::FastApp;
 use crate::balance::{hash_ip, hash_key};
@@ -23,6 +23,7 @@ use mesh_config::model::{Filter, Rule};
 use mesh_config::spec::{LoadBalancer, Protocol};
 use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
+use std::mem::MaybeUninit;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -53,6 +54,9 @@ pub(super) struct Conn {
     pub start: usize,
     pub end: usize,
     client: Option<IpAddr>,
+    /// The client's address as written in `x-forwarded-for` (formatted
+    /// once per connection).
+    client_text: Option<String>,
     listen_port: Option<u16>,
     /// The keep-alive timer, reset at most once per half [`KEEPALIVE`]:
     /// a registered timer costs little to wait on again, a new one per
@@ -67,6 +71,7 @@ impl Conn {
             start: 0,
             end: 0,
             client,
+            client_text: client.map(|ip| ip.to_string()),
             listen_port,
             idle: None,
         }
@@ -80,97 +85,96 @@ pub(super) async fn serve(
     conn: &mut Conn,
     shutdown: &mut ShutdownWatch,
 ) -> End {
+    let mut read_more = true;
     loop {
         if *shutdown.borrow() {
             return End::Close;
         }
-        let head_len = match next_head(io, conn, shutdown).await {
-            Arrival::Ready(n) => n,
-            Arrival::Close => return End::Close,
-            Arrival::Pingora => return End::Handoff,
-        };
+        if read_more || conn.start == conn.end {
+            match fill(io, conn, shutdown).await {
+                Fill::Read => {}
+                Fill::Close => return End::Close,
+                Fill::Pingora => return End::Handoff,
+            }
+        }
         let closing = *shutdown.borrow();
         // Boxed: an idle connection's future stays small (the request's
         // state is only allocated while a request is served).
-        match Box::pin(one(app, io, conn, head_len, closing)).await {
-            Next::KeepAlive => {}
+        read_more = match Box::pin(one(app, io, conn, closing)).await {
+            Next::KeepAlive => false,
+            Next::Partial => true,
             Next::Close => return End::Close,
             Next::Handoff => return End::Handoff,
-        }
+        };
     }
 }
 
-enum Arrival {
-    Ready(usize),
+enum Fill {
+    Read,
     Close,
     Pingora,
 }
 
-/// Reads until `buf[start..]` holds a whole request head.
-async fn next_head(io: &mut Stream, conn: &mut Conn, shutdown: &mut ShutdownWatch) -> Arrival {
-    loop {
-        if conn.end > conn.start {
-            let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            let bytes = conn.buf.get(conn.start..conn.end).unwrap_or(&[]);
-            match httparse::Request::new(&mut hs).parse(bytes) {
-                Ok(httparse::Status::Complete(n)) => return Arrival::Ready(n),
-                Ok(httparse::Status::Partial) => {}
-                // Not HTTP/1 (an h2c preface), too many headers, bad syntax:
-                // pingora answers or serves it.
-                Err(_) => return Arrival::Pingora,
-            }
-            if conn.end - conn.start >= MAX_HEAD {
-                return Arrival::Pingora;
-            }
-        } else {
+/// Reads more request bytes into `buf[end..]` (making room first): with
+/// the keep-alive timer between requests, within [`HEAD_TIMEOUT`] inside a
+/// head. The head is parsed once, by the request's own step.
+async fn fill(io: &mut Stream, conn: &mut Conn, shutdown: &mut ShutdownWatch) -> Fill {
+    if conn.start == conn.end {
+        conn.start = 0;
+        conn.end = 0;
+    } else if conn.end - conn.start >= MAX_HEAD {
+        // A head this large: pingora answers it.
+        return Fill::Pingora;
+    }
+    if conn.end == conn.buf.len() {
+        if conn.start > 0 {
+            conn.buf.copy_within(conn.start..conn.end, 0);
+            conn.end -= conn.start;
             conn.start = 0;
-            conn.end = 0;
-        }
-        if conn.end == conn.buf.len() {
-            if conn.start > 0 {
-                conn.buf.copy_within(conn.start..conn.end, 0);
-                conn.end -= conn.start;
-                conn.start = 0;
-            } else {
-                let size = (conn.buf.len() * 2).max(FIRST_READ);
-                conn.buf.resize(size, 0);
-            }
-        }
-        let idle = conn.start == conn.end;
-        let Some(room) = conn.buf.get_mut(conn.end..) else {
-            return Arrival::Close;
-        };
-        let read = io.read(room);
-        let n = if idle {
-            // Closed after KEEPALIVE / 2 to KEEPALIVE of silence.
-            let now = tokio::time::Instant::now();
-            let timer = conn
-                .idle
-                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(now + KEEPALIVE)));
-            if timer.deadline() < now + KEEPALIVE / 2 {
-                timer.as_mut().reset(now + KEEPALIVE);
-            }
-            tokio::select! {
-                biased;
-                r = read => r,
-                _ = shutdown.changed() => return Arrival::Close,
-                _ = timer.as_mut() => return Arrival::Close,
-            }
         } else {
-            match tokio::time::timeout(HEAD_TIMEOUT, read).await {
-                Ok(r) => r,
-                Err(_) => return Arrival::Close,
-            }
-        };
-        match n {
-            Ok(0) | Err(_) => return Arrival::Close,
-            Ok(n) => conn.end += n,
+            let size = (conn.buf.len() * 2).max(FIRST_READ);
+            conn.buf.resize(size, 0);
+        }
+    }
+    let idle = conn.start == conn.end;
+    let Some(room) = conn.buf.get_mut(conn.end..) else {
+        return Fill::Close;
+    };
+    let read = io.read(room);
+    let n = if idle {
+        // Closed after KEEPALIVE / 2 to KEEPALIVE of silence.
+        let now = tokio::time::Instant::now();
+        let timer = conn
+            .idle
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(now + KEEPALIVE)));
+        if timer.deadline() < now + KEEPALIVE / 2 {
+            timer.as_mut().reset(now + KEEPALIVE);
+        }
+        tokio::select! {
+            biased;
+            r = read => r,
+            _ = shutdown.changed() => return Fill::Close,
+            _ = timer.as_mut() => return Fill::Close,
+        }
+    } else {
+        match tokio::time::timeout(HEAD_TIMEOUT, read).await {
+            Ok(r) => r,
+            Err(_) => return Fill::Close,
+        }
+    };
+    match n {
+        Ok(0) | Err(_) => Fill::Close,
+        Ok(n) => {
+            conn.end += n;
+            Fill::Read
         }
     }
 }
 
 pub(super) enum Next {
     KeepAlive,
+    /// The head is not complete yet: read more.
+    Partial,
     Close,
     Handoff,
 }
@@ -184,33 +188,33 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// Serves the request whose head is `buf[start..start + head_len]`.
-async fn one(
-    app: &FastApp,
-    io: &mut Stream,
-    conn: &mut Conn,
-    head_len: usize,
-    closing: bool,
-) -> Next {
+/// Serves the request at `buf[start..]`, once its head is complete.
+async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, closing: bool) -> Next {
     let started = Instant::now();
     let Conn {
         buf,
         start,
         end,
         client,
+        client_text,
         listen_port,
         ..
     } = conn;
     let mut out = Head::take();
     let out = &mut *out;
-    let Some(head) = buf.get(*start..*start + head_len) else {
+    let Some(bytes) = buf.get(*start..*end) else {
         return Next::Handoff;
     };
-    let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut hs);
-    if !matches!(req.parse(head), Ok(httparse::Status::Complete(_))) {
-        return Next::Handoff;
-    }
+    // Left uninitialised: httparse writes the ones it fills.
+    let mut hs = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    let head_len = match req.parse_with_uninit_headers(bytes, &mut hs) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Next::Partial,
+        // Not HTTP/1 (an h2c preface), too many headers, bad syntax:
+        // pingora answers or serves it.
+        Err(_) => return Next::Handoff,
+    };
     let (Some(method), Some(target), Some(1)) = (req.method, req.path, req.version) else {
         // HTTP/1.0 (no chunked responses, other keep-alive rules) and
         // anything odd: pingora.
@@ -430,7 +434,7 @@ async fn one(
                     request_id: true,
                     ..facts
                 };
-                write::upstream_head(out, method, &target, &list, &facts, *client);
+                write::upstream_head(out, method, &target, &list, &facts, client_text.as_deref());
             }
             Err(e) => {
                 tracing::warn!("request header filter: {e}");
@@ -449,7 +453,14 @@ async fn one(
             }
         }
     } else {
-        rec.request_id = write::upstream_head(out, method, target, req.headers, &facts, *client);
+        rec.request_id = write::upstream_head(
+            out,
+            method,
+            target,
+            req.headers,
+            &facts,
+            client_text.as_deref(),
+        );
     }
     if let Some(body) = buf.get(*start + head_len..*start + consumed) {
         out.extend_from_slice(body);
@@ -513,13 +524,12 @@ async fn one(
         let time_left = || deadline.is_none_or(|d| d > Instant::now());
         match result {
             Ok((up, head, filled)) => {
-                let status = response_status(resp.get(..head).unwrap_or(&[]));
-                let retry_status = rule
-                    .retry
-                    .as_ref()
-                    .is_some_and(|p| p.codes.contains(&status) && attempts <= p.attempts)
-                    && retryable
-                    && time_left();
+                let retry_status = rule.retry.as_ref().is_some_and(|p| {
+                    attempts <= p.attempts
+                        && retryable
+                        && p.codes.contains(&head.status)
+                        && time_left()
+                });
                 if retry_status {
                     drop(up);
                     continue;

@@ -7,8 +7,8 @@ use super::chunked::ChunkedScanner;
 use super::conn::Next;
 use super::headers::EditList;
 use super::pool;
-use super::upstream::parse_response;
-use super::write::{self, ResponseFacts};
+use super::upstream::{parse_response, ResponseHead};
+use super::write;
 use crate::filters::{self};
 use mesh_config::model::Filter;
 use pingora::protocols::Stream;
@@ -34,56 +34,53 @@ pub(super) async fn respond<'f, F: Iterator<Item = &'f Filter>>(
     addr: SocketAddr,
     resp: &mut [u8],
     out: &mut Vec<u8>,
-    head: usize,
+    parsed: ResponseHead,
     filled: usize,
     head_only: bool,
     close_asked: bool,
     filters: impl Fn() -> F,
 ) -> (u16, Next) {
-    let bytes = resp.get(..filled).unwrap_or(&[]);
-    let parsed = parse_response(bytes, |_, r| {
-        let status = r.code.unwrap_or(0);
-        let version = r.version.unwrap_or(1);
-        let facts = ResponseFacts::scan(version, r.headers);
-        let framing = if head_only || status == 204 || status == 304 {
-            Framing::Length(0)
-        } else if facts.chunked {
-            Framing::Chunked
-        } else if facts.until_close {
-            Framing::UntilClose
-        } else {
-            facts.length.map_or(Framing::UntilClose, Framing::Length)
-        };
-        let until_close = matches!(framing, Framing::UntilClose);
-        let client_close = close_asked || until_close;
-        let reuse = !facts.close && !until_close;
-        let reason = r.reason.unwrap_or("");
-        // An HTTP/1.0 head is rewritten as HTTP/1.1: the client's
-        // connection stays open (HTTP/1.0 would mean close).
-        let first = if filters().any(|f| matches!(f, Filter::ResponseHeaders(_))) {
-            let mut list = EditList::from_parsed(r.headers);
-            for f in filters() {
-                if let Filter::ResponseHeaders(e) = f {
-                    if let Err(e) = filters::apply_header_edits(e, &mut list) {
-                        tracing::warn!("response header filter: {e}");
+    let (head, status, facts) = (parsed.len, parsed.status, parsed.facts);
+    let framing = if head_only || status == 204 || status == 304 {
+        Framing::Length(0)
+    } else if facts.chunked {
+        Framing::Chunked
+    } else if facts.until_close {
+        Framing::UntilClose
+    } else {
+        facts.length.map_or(Framing::UntilClose, Framing::Length)
+    };
+    let until_close = matches!(framing, Framing::UntilClose);
+    let client_close = close_asked || until_close;
+    let reuse = !facts.close && !until_close;
+    let edits = filters().any(|f| matches!(f, Filter::ResponseHeaders(_)));
+    // Rebuilt: hop-by-hop headers out, header modifiers, `connection:
+    // close` for the client, an HTTP/1.0 head as HTTP/1.1 (the client's
+    // connection stays open). Otherwise forwarded as read.
+    let first = edits || facts.skip || client_close || parsed.version == 0;
+    if first {
+        let bytes = resp.get(..head).unwrap_or(&[]);
+        let rebuilt = parse_response(bytes, |_, r| {
+            let reason = r.reason.unwrap_or("");
+            out.clear();
+            if edits {
+                let mut list = EditList::from_parsed(r.headers);
+                for f in filters() {
+                    if let Filter::ResponseHeaders(e) = f {
+                        if let Err(e) = filters::apply_header_edits(e, &mut list) {
+                            tracing::warn!("response header filter: {e}");
+                        }
                     }
                 }
+                write::client_head(out, status, reason, &list, client_close);
+            } else {
+                write::client_head(out, status, reason, r.headers, client_close);
             }
-            out.clear();
-            write::client_head(out, status, reason, &list, client_close);
-            true
-        } else if facts.skip || client_close || version == 0 {
-            out.clear();
-            write::client_head(out, status, reason, r.headers, client_close);
-            true
-        } else {
-            false
-        };
-        (status, framing, reuse, client_close, first)
-    });
-    let Ok(Some((status, framing, reuse, client_close, first))) = parsed else {
-        return (0, Next::Close);
-    };
+        });
+        if !matches!(rebuilt, Ok(Some(()))) {
+            return (0, Next::Close);
+        }
+    }
     let close = || (status, Next::Close);
     // The body bytes read with the head.
     let mut scanner = ChunkedScanner::new();

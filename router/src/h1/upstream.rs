@@ -4,7 +4,9 @@
 
 use super::pool;
 use super::request::MAX_HEADERS;
+use super::write::ResponseFacts;
 use pingora::protocols::Stream;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -38,28 +40,34 @@ pub(super) fn parse_response<R>(
     bytes: &[u8],
     f: impl FnOnce(usize, &httparse::Response<'_, '_>) -> R,
 ) -> Result<Option<R>, httparse::Error> {
-    let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut r = httparse::Response::new(&mut hs);
-    match r.parse(bytes) {
+    // Left uninitialised: httparse writes the ones it fills (no 2 KiB of
+    // zeroes per parse).
+    let config = httparse::ParserConfig::default();
+    let mut hs = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut r = httparse::Response::new(&mut []);
+    match config.parse_response_with_uninit_headers(&mut r, bytes, &mut hs) {
         Ok(httparse::Status::Complete(n)) => return Ok(Some(f(n, &r))),
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => {}
         Err(e) => return Err(e),
     }
-    let mut hs = vec![httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
-    let mut r = httparse::Response::new(&mut hs);
-    match r.parse(bytes)? {
+    let mut hs = vec![MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_RESPONSE_HEADERS];
+    let mut r = httparse::Response::new(&mut []);
+    match config.parse_response_with_uninit_headers(&mut r, bytes, &mut hs)? {
         httparse::Status::Complete(n) => Ok(Some(f(n, &r))),
         httparse::Status::Partial => Ok(None),
     }
 }
 
-/// The status of a complete response head.
-pub(super) fn response_status(head: &[u8]) -> u16 {
-    match parse_response(head, |_, r| r.code.unwrap_or(0)) {
-        Ok(Some(code)) => code,
-        _ => 0,
-    }
+/// A final response head as the fast path reads it, once.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ResponseHead {
+    /// Its length in bytes.
+    pub len: usize,
+    pub status: u16,
+    /// 0: HTTP/1.0, 1: HTTP/1.1.
+    pub version: u8,
+    pub facts: ResponseFacts,
 }
 
 /// One attempt: a connection to `addr` (pooled, else new within
@@ -74,7 +82,7 @@ pub(super) async fn exchange(
     body_rest: u64,
     resp: &mut Vec<u8>,
     connect: Option<Duration>,
-) -> Result<(TcpStream, usize, usize), Failure> {
+) -> Result<(TcpStream, ResponseHead, usize), Failure> {
     let mut pooled = pool::take(addr);
     loop {
         let reused = pooled.is_some();
@@ -136,7 +144,7 @@ async fn read_head(
     io: &mut Stream,
     up: &mut TcpStream,
     resp: &mut Vec<u8>,
-) -> Result<(usize, usize), (Failure, usize)> {
+) -> Result<(ResponseHead, usize), (Failure, usize)> {
     let mut filled = 0;
     loop {
         if filled == resp.len() {
@@ -157,13 +165,23 @@ async fn read_head(
         filled += n;
         loop {
             let bytes = resp.get(..filled).unwrap_or(&[]);
-            let (head, code) = match parse_response(bytes, |n, r| (n, r.code.unwrap_or(0))) {
+            let parsed = parse_response(bytes, |len, r| {
+                let version = r.version.unwrap_or(1);
+                ResponseHead {
+                    len,
+                    status: r.code.unwrap_or(0),
+                    version,
+                    facts: ResponseFacts::scan(version, r.headers),
+                }
+            });
+            let parsed = match parsed {
                 Ok(Some(x)) => x,
                 Ok(None) => break,
                 Err(_) => return Err((Failure::BadResponse, filled)),
             };
+            let (head, code) = (parsed.len, parsed.status);
             if !(100..200).contains(&code) || code == 101 {
-                return Ok((head, filled));
+                return Ok((parsed, filled));
             }
             // An interim answer (100 Continue, 103 Early Hints): to the client.
             if io

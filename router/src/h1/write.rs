@@ -6,7 +6,6 @@ use super::headers::Fields;
 use super::request::{Facts, Name};
 use crate::filters::{self, RequestId};
 use std::fmt::Write as _;
-use std::net::IpAddr;
 
 /// The upstream copy of a request head: the request line (as HTTP/1.1),
 /// every header but the hop-by-hop ones and the forwarding headers the
@@ -19,7 +18,7 @@ pub fn upstream_head<H: Fields + ?Sized>(
     target: &str,
     headers: &H,
     facts: &Facts<'_>,
-    client: Option<IpAddr>,
+    client: Option<&str>,
 ) -> Option<RequestId> {
     out.extend_from_slice(method.as_bytes());
     out.push(b' ');
@@ -47,7 +46,7 @@ pub fn upstream_head<H: Fields + ?Sized>(
     }
     if let Some(ip) = client {
         out.extend_from_slice(if first { b"x-forwarded-for: " } else { b", " });
-        let _ = write!(Bytes(out), "{ip}");
+        out.extend_from_slice(ip.as_bytes());
         first = false;
     }
     if !first {
@@ -104,13 +103,20 @@ impl ResponseFacts {
                     }
                 }
                 Name::Connection => {
-                    f.skip = true;
                     for token in h.value.split(|b| *b == b',') {
                         let token = token.trim_ascii();
-                        if token.eq_ignore_ascii_case(b"close") {
-                            f.close = true;
-                        } else if token.eq_ignore_ascii_case(b"keep-alive") && version == 0 {
-                            f.close = false;
+                        if token.eq_ignore_ascii_case(b"keep-alive") {
+                            // True of the client's connection too: no
+                            // need to rebuild the head for it (HTTP/1.1).
+                            if version == 0 {
+                                f.close = false;
+                                f.skip = true;
+                            }
+                        } else {
+                            if token.eq_ignore_ascii_case(b"close") {
+                                f.close = true;
+                            }
+                            f.skip = true;
                         }
                     }
                 }
@@ -206,6 +212,7 @@ impl std::fmt::Write for Bytes<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::IpAddr;
 
     fn upstream(head: &[u8], client: Option<IpAddr>) -> String {
         let mut hs = [httparse::EMPTY_HEADER; 64];
@@ -219,7 +226,7 @@ mod tests {
             req.path.expect("path"),
             req.headers,
             &facts,
-            client,
+            client.map(|ip| ip.to_string()).as_deref(),
         );
         String::from_utf8(out).expect("utf-8")
     }
