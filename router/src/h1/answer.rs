@@ -2,7 +2,9 @@
 //! one-line body) and redirects, written in one buffer.
 
 use super::conn::Next;
+use super::record::Record;
 use super::write::{self};
+use crate::metrics::RequestHandles;
 use crate::proxy::{MeshError, MESH_ERROR};
 use pingora::protocols::Stream;
 use tokio::io::AsyncWriteExt;
@@ -19,7 +21,7 @@ pub(super) async fn reply(
 ) -> Next {
     let reason = error.reason();
     out.clear();
-    let body = answer_body(error);
+    let body = error.body();
     write::answer(
         out,
         error.status(),
@@ -29,6 +31,25 @@ pub(super) async fn reply(
         close,
     );
     send_answer(io, out, close, start, consumed).await
+}
+
+/// Answers `error` itself, records it in `handles` (and the access log)
+/// and says what the connection does next.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn refuse(
+    io: &mut Stream,
+    out: &mut Vec<u8>,
+    error: MeshError,
+    head_only: bool,
+    close: bool,
+    start: &mut usize,
+    consumed: usize,
+    rec: &Record<'_, '_, '_>,
+    handles: &RequestHandles,
+) -> Next {
+    let next = reply(io, out, error, head_only, close, start, consumed).await;
+    rec.done(handles, error.status(), Some(error));
+    next
 }
 
 /// Writes the answer in `out` and consumes the request.
@@ -44,20 +65,4 @@ pub(super) async fn send_answer(
     }
     *start += consumed;
     Next::KeepAlive
-}
-
-/// The one-line body of an error answer.
-fn answer_body(error: MeshError) -> &'static str {
-    match error {
-        MeshError::NoTable => "no-table\n",
-        MeshError::NoRoute => "no-route\n",
-        MeshError::NoBackend => "no-backend\n",
-        MeshError::BackendNotFound => "backend-not-found\n",
-        MeshError::NoHealthyEndpoint => "no-healthy-endpoint\n",
-        MeshError::ConnectFailed => "upstream-connect-failed\n",
-        MeshError::Timeout => "timeout\n",
-        MeshError::UpstreamReset => "upstream-reset\n",
-        MeshError::BadRequest => "bad-request\n",
-        MeshError::Internal => "internal-error\n",
-    }
 }

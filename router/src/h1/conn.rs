@@ -6,7 +6,7 @@
 //! [`super`]) ends the loop with [`End::Handoff`] before anything of it was
 //! sent anywhere: its bytes are still in the buffer, and pingora serves it.
 
-use super::answer::{reply, send_answer};
+use super::answer::{refuse, reply, send_answer};
 use super::buffers::{Buffer, Head};
 use super::headers::edited;
 use super::record::Record;
@@ -275,7 +275,7 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, closing: bool) -> 
     let Some((route, matched)) = snapshot.lookup(&view) else {
         metrics.in_flight.inc();
         let _in_flight = InFlight(&metrics.in_flight);
-        let next = reply(
+        return refuse(
             io,
             out,
             MeshError::NoRoute,
@@ -283,14 +283,10 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, closing: bool) -> 
             answer_close,
             start,
             consumed,
+            &rec,
+            snapshot.no_route_handles(),
         )
         .await;
-        rec.done(
-            snapshot.no_route_handles(),
-            MeshError::NoRoute.status(),
-            Some(MeshError::NoRoute),
-        );
-        return next;
     };
     let (rule_index, match_index) = (matched.rule_index, matched.match_index);
     let (Some(rule), Some(state), Some(route_state)) = (
@@ -339,7 +335,7 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, closing: bool) -> 
     }
 
     if state.total_weight == 0 {
-        let next = reply(
+        return refuse(
             io,
             out,
             MeshError::NoBackend,
@@ -347,14 +343,10 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, closing: bool) -> 
             answer_close,
             start,
             consumed,
+            &rec,
+            route_handles,
         )
         .await;
-        rec.done(
-            route_handles,
-            MeshError::NoBackend.status(),
-            Some(MeshError::NoBackend),
-        );
-        return next;
     }
     let Some(backend) = snapshot
         .rule_state(route, rule_index)
@@ -367,7 +359,7 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, closing: bool) -> 
     let filters = || rule.filters.iter().chain(backend_filters);
     let handles = &backend.handles;
     let Some(service) = backend.service.and_then(|s| snapshot.service(s)) else {
-        let next = reply(
+        return refuse(
             io,
             out,
             MeshError::BackendNotFound,
@@ -375,21 +367,17 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, closing: bool) -> 
             answer_close,
             start,
             consumed,
+            &rec,
+            handles,
         )
         .await;
-        rec.done(
-            handles,
-            MeshError::BackendNotFound.status(),
-            Some(MeshError::BackendNotFound),
-        );
-        return next;
     };
     if service.protocol != Protocol::Http || (rule.retry.is_some() && facts.body > 0) {
         return Next::Handoff;
     }
     rec.service = service.name.as_str();
     if service.balancer.pickable() == 0 {
-        let next = reply(
+        return refuse(
             io,
             out,
             MeshError::NoHealthyEndpoint,
@@ -397,14 +385,10 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, closing: bool) -> 
             answer_close,
             start,
             consumed,
+            &rec,
+            handles,
         )
         .await;
-        rec.done(
-            handles,
-            MeshError::NoHealthyEndpoint.status(),
-            Some(MeshError::NoHealthyEndpoint),
-        );
-        return next;
     }
     let hash = match service.load_balancer {
         LoadBalancer::RingHash => {
@@ -438,7 +422,7 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, closing: bool) -> 
             }
             Err(e) => {
                 tracing::warn!("request header filter: {e}");
-                let next = reply(
+                return refuse(
                     io,
                     out,
                     MeshError::Internal,
@@ -446,10 +430,10 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, closing: bool) -> 
                     true,
                     start,
                     consumed,
+                    &rec,
+                    handles,
                 )
                 .await;
-                rec.done(handles, 500, Some(MeshError::Internal));
-                return next;
             }
         }
     } else {
@@ -566,11 +550,12 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, closing: bool) -> 
         Ok(x) => x,
         Err(error) => {
             // As pingora: the connection ends after an upstream failure.
-            let next = reply(io, out, error, head_only, true, start, consumed).await;
             rec.attempts = attempts;
             rec.upstream = last_addr;
-            rec.done(handles, error.status(), Some(error));
-            return next;
+            return refuse(
+                io, out, error, head_only, true, start, consumed, &rec, handles,
+            )
+            .await;
         }
     };
     *start += consumed;

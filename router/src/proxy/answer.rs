@@ -62,6 +62,22 @@ impl MeshError {
         }
     }
 
+    /// The one-line body of the answer: the reason and a newline.
+    pub fn body(self) -> &'static str {
+        match self {
+            MeshError::NoTable => "no-table\n",
+            MeshError::NoRoute => "no-route\n",
+            MeshError::NoBackend => "no-backend\n",
+            MeshError::BackendNotFound => "backend-not-found\n",
+            MeshError::NoHealthyEndpoint => "no-healthy-endpoint\n",
+            MeshError::ConnectFailed => "upstream-connect-failed\n",
+            MeshError::Timeout => "timeout\n",
+            MeshError::UpstreamReset => "upstream-reset\n",
+            MeshError::BadRequest => "bad-request\n",
+            MeshError::Internal => "internal-error\n",
+        }
+    }
+
     /// A pingora error carrying this answer's status, for returning from a
     /// phase (the proxy answers it in `fail_to_proxy`).
     pub fn into_error(self) -> Box<Error> {
@@ -126,18 +142,7 @@ pub async fn respond(
 
 /// Answers `error`: its status, `x-mesh-error` and a one-line body.
 pub async fn respond_error(session: &mut Session, error: MeshError) -> pingora::Result<()> {
-    let body = match error {
-        MeshError::NoTable => "no-table\n",
-        MeshError::NoRoute => "no-route\n",
-        MeshError::NoBackend => "no-backend\n",
-        MeshError::BackendNotFound => "backend-not-found\n",
-        MeshError::NoHealthyEndpoint => "no-healthy-endpoint\n",
-        MeshError::ConnectFailed => "upstream-connect-failed\n",
-        MeshError::Timeout => "timeout\n",
-        MeshError::UpstreamReset => "upstream-reset\n",
-        MeshError::BadRequest => "bad-request\n",
-        MeshError::Internal => "internal-error\n",
-    };
+    let body = error.body();
     respond(
         session,
         error.status(),
