@@ -473,7 +473,14 @@ async fn two_controllers_compile_identical_tables_and_publish_router_status() ->
     let tb = fb
         .until("table b", Duration::from_secs(10), |t| t.revision >= n)
         .await?;
-    assert_eq!(serde_json::to_string(&ta)?, serde_json::to_string(&tb)?);
+    // Identical content; the revision label may differ: a controller that
+    // reads etcd after the other wrote its statuses compiles the same keys
+    // at a later revision (ARCHITECTURE.md, "Table version").
+    assert_eq!(
+        serde_json::to_value(&ta)?["parts"],
+        serde_json::to_value(&tb)?["parts"]
+    );
+    assert_eq!(ta.hash(), tb.hash());
 
     // Router reports land in the fleet view and in etcd, on a lease.
     report(
