@@ -441,8 +441,10 @@ def summary(run, results_txt, benchmarks_md=None):
           "core, round robin over the two backends, upstream keep-alive, every request with "
           "`Host: bench.local`. `direct` is the backend without a proxy. `router` is mesh-router "
           "(`--threads 1`) with just the bench route; `router-1k` serves 1,000 more routes "
-          "(100 hostnames, header, regex and wildcard rules, 11 rules on the bench host). "
-          "Metrics are always on. Runs are interleaved (each repetition runs every target in turn) "
+          "(100 hostnames, header, regex and wildcard rules, 11 rules on the bench host); its bench "
+          "route also sets a request header and adds a response header, and it writes an access log "
+          "(one JSON line per request). Metrics are always on. Plain HTTP/1.1 goes through the "
+          "router's own fast path; TLS and HTTP/2 through pingora's proxy. Runs are interleaved (each repetition runs every target in turn) "
           "and each waits for a quiet machine first.", "",
           "Reproduce with `bench/run` (see [bench/README.md](bench/README.md) for the knobs and "
           f"caveats). This page is written by it; the full output of this run is `{rel}`.", ""]
