@@ -9,7 +9,7 @@
 //! the rule and backend positions, the service position. Nothing is looked
 //! up by name while serving.
 
-use crate::balance::Balancer;
+use crate::balance::{hash_ip, hash_key, Balancer};
 use crate::metrics::{Metrics, RequestHandles};
 use mesh_config::lookup::{IndexedRoute, LookupError, Matched, RequestView, RouteIndex};
 use mesh_config::model::{Backend, Filter, HeaderName, Mirror, Resource, Rule};
@@ -188,6 +188,25 @@ impl Snapshot {
             )
         });
         std::iter::once(&self.no_route).chain(routes)
+    }
+}
+
+impl ServiceState {
+    /// The ring hash key of a request (0 unless the service balances by
+    /// ring hash): its `hash_header` value, found by `header`, else the
+    /// client address.
+    pub fn ring_hash<'a>(
+        &self,
+        header: impl FnOnce(&str) -> Option<&'a [u8]>,
+        client: Option<IpAddr>,
+    ) -> u64 {
+        if self.load_balancer != LoadBalancer::RingHash {
+            return 0;
+        }
+        if let Some(v) = self.hash_header.as_ref().and_then(|h| header(h.as_str())) {
+            return hash_key(v);
+        }
+        client.map_or(0, hash_ip)
     }
 }
 

@@ -10,17 +10,16 @@ use super::answer::{refuse, reply, send_answer};
 use super::buffers::{Buffer, Head};
 use super::headers::edited;
 use super::record::Record;
-use super::request::{self, Facts, View, MAX_HEADERS};
+use super::request::{Facts, View, MAX_HEADERS};
 use super::response::respond;
 use super::upstream::{exchange, Failure};
 use super::write::{self};
 use super::FastApp;
-use crate::balance::{hash_ip, hash_key};
 use crate::filters::HeaderTarget;
 use crate::filters::{self, RequestParts};
-use crate::proxy::{edits, retry, MeshError};
-use mesh_config::model::{Filter, Rule};
-use mesh_config::spec::{LoadBalancer, Protocol};
+use crate::proxy::{edits, min_opt, retry, MeshError};
+use mesh_config::model::Filter;
+use mesh_config::spec::Protocol;
 use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
 use std::mem::MaybeUninit;
@@ -348,10 +347,7 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, closing: bool) -> 
         )
         .await;
     }
-    let Some(backend) = snapshot
-        .rule_state(route, rule_index)
-        .and_then(|s| s.choose(fastrand::u64(..state.total_weight)))
-    else {
+    let Some(backend) = state.choose(fastrand::u64(..state.total_weight)) else {
         return Next::Handoff;
     };
     let backend_spec = rule.backends.get(backend.position);
@@ -390,18 +386,15 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, closing: bool) -> 
         )
         .await;
     }
-    let hash = match service.load_balancer {
-        LoadBalancer::RingHash => {
-            let by_header = service.hash_header.as_ref().and_then(|name| {
-                req.headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case(name.as_str()))
-                    .map(|h| hash_key(h.value))
-            });
-            by_header.or_else(|| client.map(hash_ip)).unwrap_or(0)
-        }
-        _ => 0,
-    };
+    let hash = service.ring_hash(
+        |name| {
+            req.headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| h.value)
+        },
+        *client,
+    );
 
     // The upstream copy of the request, with the body bytes already read.
     out.clear();
@@ -453,7 +446,8 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, closing: bool) -> 
     let resp = &mut *resp;
 
     let deadline = rule.timeouts.request.map(|d| started + d);
-    let retryable = request::idempotent(method) && facts.body == 0;
+    let retryable = http::Method::from_bytes(method.as_bytes()).is_ok_and(|m| m.is_idempotent())
+        && facts.body == 0;
     let port_override = backend_spec.and_then(|b| b.port);
     let mut tried = [0usize; 16];
     let mut tried_len = 0;
@@ -466,7 +460,7 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, closing: bool) -> 
         }
         if attempts > 0 {
             handles.retried();
-            let backoff = retry_backoff(rule, app.default_backoff);
+            let backoff = retry::backoff(rule, app.default_backoff);
             let backoff = remaining.map_or(backoff, |r| backoff.min(r));
             if !backoff.is_zero() {
                 tokio::time::sleep(backoff).await;
@@ -576,21 +570,4 @@ async fn one(app: &FastApp, io: &mut Stream, conn: &mut Conn, closing: bool) -> 
     rec.upstream = Some(addr);
     rec.done(handles, status, None);
     next
-}
-
-/// The retry backoff of a rule.
-fn retry_backoff(rule: &Rule, default: Duration) -> Duration {
-    match &rule.retry {
-        Some(r) => r.backoff.unwrap_or(default),
-        None => Duration::ZERO,
-    }
-}
-
-/// The smaller of two optional limits (`None`: no limit).
-fn min_opt(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, None) => a,
-        (None, b) => b,
-    }
 }

@@ -165,15 +165,6 @@ pub fn visible(v: &[u8]) -> Option<&str> {
     }
 }
 
-/// Whether a method is idempotent (RFC 9110 §9.2.2): a request that may be
-/// sent again.
-pub fn idempotent(method: &str) -> bool {
-    matches!(
-        method,
-        "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
-    )
-}
-
 /// The route index's view of a parsed request.
 pub struct View<'a, 'b> {
     pub method: &'b str,

@@ -23,12 +23,11 @@ pub use answer::{MeshError, MESH_ERROR};
 pub use ctx::Ctx;
 
 use crate::access_log::{self, AccessLog};
-use crate::balance::{hash_ip, hash_key};
 use crate::routes::Routes;
 use crate::settings::Settings;
 use crate::snapshot::ServiceState;
 use async_trait::async_trait;
-use mesh_config::spec::{LoadBalancer, Protocol};
+use mesh_config::spec::Protocol;
 use mirror::Mirrors;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::modules::http::HttpModules;
@@ -77,20 +76,13 @@ impl MeshProxy {
 
     /// The ring hash key of a request to `service`.
     fn hash(session: &Session, service: &ServiceState) -> u64 {
-        if service.load_balancer != LoadBalancer::RingHash {
-            return 0;
-        }
-        if let Some(v) = service
-            .hash_header
-            .as_ref()
-            .and_then(|h| session.req_header().headers.get(h.as_str()))
-        {
-            return hash_key(v.as_bytes());
-        }
-        match session.client_addr().and_then(|a| a.as_inet()) {
-            Some(addr) => hash_ip(addr.ip()),
-            None => 0,
-        }
+        service.ring_hash(
+            |h| session.req_header().headers.get(h).map(|v| v.as_bytes()),
+            session
+                .client_addr()
+                .and_then(|a| a.as_inet())
+                .map(|a| a.ip()),
+        )
     }
 }
 
@@ -492,7 +484,7 @@ fn is_tls(session: &Session) -> bool {
 }
 
 /// The smaller of two optional limits (`None`: no limit).
-fn min_opt(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+pub(crate) fn min_opt(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, None) => a,

@@ -53,7 +53,7 @@ fn idempotent_without_body(session: &mut Session) -> bool {
 }
 
 /// The wait before a retry.
-pub(super) fn backoff(rule: &Rule, default: Duration) -> Duration {
+pub(crate) fn backoff(rule: &Rule, default: Duration) -> Duration {
     match &rule.retry {
         Some(r) => r.backoff.unwrap_or(default),
         None => Duration::ZERO,
