@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::ops::{Deref, DerefMut};
+use std::thread::LocalKey;
 
 /// Size of a lent buffer: room for a response head and the body read with
 /// it (the largest response head the fast path reads).
@@ -12,7 +13,7 @@ pub const SIZE: usize = 16 * 1024;
 const MAX_FREE: usize = 256;
 
 thread_local! {
-    static FREE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    static FREE: FreeList = const { RefCell::new(Vec::new()) };
 }
 
 /// A buffer of [`SIZE`] bytes (contents unspecified; it may be grown),
@@ -21,8 +22,7 @@ pub struct Buffer(Vec<u8>);
 
 impl Buffer {
     pub fn take() -> Buffer {
-        let free = FREE.try_with(|f| f.borrow_mut().pop()).ok().flatten();
-        let mut buf = free.unwrap_or_default();
+        let mut buf = pop(&FREE).unwrap_or_default();
         if buf.len() != SIZE {
             buf.resize(SIZE, 0);
         }
@@ -33,15 +33,9 @@ impl Buffer {
 impl Drop for Buffer {
     fn drop(&mut self) {
         let buf = std::mem::take(&mut self.0);
-        if buf.len() != SIZE {
-            return;
+        if buf.len() == SIZE {
+            push(&FREE, buf);
         }
-        let _ = FREE.try_with(|f| {
-            let mut f = f.borrow_mut();
-            if f.len() < MAX_FREE {
-                f.push(buf);
-            }
-        });
     }
 }
 
@@ -63,13 +57,12 @@ impl DerefMut for Buffer {
 pub struct Head(Vec<u8>);
 
 thread_local! {
-    static FREE_HEADS: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    static FREE_HEADS: FreeList = const { RefCell::new(Vec::new()) };
 }
 
 impl Head {
     pub fn take() -> Head {
-        let free = FREE_HEADS.try_with(|f| f.borrow_mut().pop()).ok().flatten();
-        let mut buf = free.unwrap_or_else(|| Vec::with_capacity(1024));
+        let mut buf = pop(&FREE_HEADS).unwrap_or_else(|| Vec::with_capacity(1024));
         buf.clear();
         Head(buf)
     }
@@ -78,15 +71,9 @@ impl Head {
 impl Drop for Head {
     fn drop(&mut self) {
         let buf = std::mem::take(&mut self.0);
-        if buf.capacity() > SIZE {
-            return;
+        if buf.capacity() <= SIZE {
+            push(&FREE_HEADS, buf);
         }
-        let _ = FREE_HEADS.try_with(|f| {
-            let mut f = f.borrow_mut();
-            if f.len() < MAX_FREE {
-                f.push(buf);
-            }
-        });
     }
 }
 
@@ -101,6 +88,24 @@ impl DerefMut for Head {
     fn deref_mut(&mut self) -> &mut Vec<u8> {
         &mut self.0
     }
+}
+
+/// A free list of this thread's.
+type FreeList = RefCell<Vec<Vec<u8>>>;
+
+/// A buffer from `list`, if it has one (none while the thread ends).
+fn pop(list: &'static LocalKey<FreeList>) -> Option<Vec<u8>> {
+    list.try_with(|f| f.borrow_mut().pop()).ok().flatten()
+}
+
+/// Gives `buf` back to `list`, unless it holds [`MAX_FREE`] already.
+fn push(list: &'static LocalKey<FreeList>, buf: Vec<u8>) {
+    let _ = list.try_with(|f| {
+        let mut f = f.borrow_mut();
+        if f.len() < MAX_FREE {
+            f.push(buf);
+        }
+    });
 }
 
 #[cfg(test)]
