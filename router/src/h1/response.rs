@@ -3,7 +3,7 @@
 //! (`content-length`, chunked, until close); the upstream connection back
 //! to the pool when it can be reused.
 
-use super::chunked::ChunkedScanner;
+use super::chunked::{ChunkedError, ChunkedScanner};
 use super::conn::Next;
 use super::headers::EditList;
 use super::pool;
@@ -16,12 +16,61 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// How a response body is framed.
+/// How a response body is framed, and how much of it is still to come.
 #[derive(Clone, Copy)]
 enum Framing {
+    /// `content-length`: the bytes still to come.
     Length(u64),
+    /// Chunked: the scanner finds the end.
     Chunked,
+    /// No length: the body ends when the connection does.
     UntilClose,
+}
+
+/// The part of a read that is body.
+struct Part {
+    /// Body bytes at the start of the read.
+    len: usize,
+    /// The body ended within the read.
+    done: bool,
+    /// Nothing followed the body in the read.
+    clean: bool,
+}
+
+impl Framing {
+    /// How much of `bytes` (the next bytes read) is body; counts it off.
+    /// `Err`: a broken chunked body.
+    fn take(&mut self, scanner: &mut ChunkedScanner, bytes: &[u8]) -> Result<Part, ChunkedError> {
+        let n = bytes.len();
+        Ok(match self {
+            Framing::Length(left) => {
+                let len = (*left).min(n as u64) as usize;
+                *left -= len as u64;
+                Part {
+                    len,
+                    done: *left == 0,
+                    clean: len == n,
+                }
+            }
+            Framing::Chunked => match scanner.feed(bytes)? {
+                Some(k) => Part {
+                    len: k,
+                    done: true,
+                    clean: k == n,
+                },
+                None => Part {
+                    len: n,
+                    done: false,
+                    clean: true,
+                },
+            },
+            Framing::UntilClose => Part {
+                len: n,
+                done: false,
+                clean: true,
+            },
+        })
+    }
 }
 
 /// Forwards the response whose head is `resp[..head]` (`filled` bytes
@@ -41,7 +90,7 @@ pub(super) async fn respond<'f, F: Iterator<Item = &'f Filter>>(
     filters: impl Fn() -> F,
 ) -> (u16, Next) {
     let (head, status, facts) = (parsed.len, parsed.status, parsed.facts);
-    let framing = if head_only || status == 204 || status == 304 {
+    let mut framing = if head_only || status == 204 || status == 304 {
         Framing::Length(0)
     } else if facts.chunked {
         Framing::Chunked
@@ -85,13 +134,11 @@ pub(super) async fn respond<'f, F: Iterator<Item = &'f Filter>>(
     // The body bytes read with the head.
     let mut scanner = ChunkedScanner::new();
     let available = resp.get(head..filled).unwrap_or(&[]);
-    let (part, mut done, mut reuse) = match frame(framing, &mut scanner, available) {
-        Some(x) => (x.0, x.1, reuse && x.2),
-        None => (available.len(), true, false),
-    };
-    let mut left = match framing {
-        Framing::Length(n) => n - part as u64,
-        _ => 0,
+    // A broken chunked body: what came goes to the client, then the
+    // connection ends.
+    let (part, mut done, mut reuse, broken) = match framing.take(&mut scanner, available) {
+        Ok(p) => (p.len, p.done, reuse && p.clean, false),
+        Err(_) => (available.len(), true, false, true),
     };
     let sent = if first {
         out.extend_from_slice(available.get(..part).unwrap_or(&[]));
@@ -99,7 +146,7 @@ pub(super) async fn respond<'f, F: Iterator<Item = &'f Filter>>(
     } else {
         io.write_all(resp.get(..head + part).unwrap_or(&[])).await
     };
-    if sent.is_err() {
+    if sent.is_err() || broken {
         return close();
     }
     while !done {
@@ -116,29 +163,20 @@ pub(super) async fn respond<'f, F: Iterator<Item = &'f Filter>>(
             return close();
         }
         let read = resp.get(..n).unwrap_or(&[]);
-        let take = match framing {
-            Framing::Length(_) => {
-                let take = left.min(n as u64) as usize;
-                left -= take as u64;
-                done = left == 0;
-                reuse = reuse && take == n;
-                take
+        let p = match framing.take(&mut scanner, read) {
+            Ok(p) => p,
+            Err(_) => {
+                let _ = io.write_all(read).await;
+                return close();
             }
-            Framing::Chunked => match scanner.feed(read) {
-                Ok(Some(k)) => {
-                    done = true;
-                    reuse = reuse && k == n;
-                    k
-                }
-                Ok(None) => n,
-                Err(_) => {
-                    let _ = io.write_all(read).await;
-                    return close();
-                }
-            },
-            Framing::UntilClose => n,
         };
-        if io.write_all(read.get(..take).unwrap_or(&[])).await.is_err() {
+        done = p.done;
+        reuse = reuse && p.clean;
+        if io
+            .write_all(read.get(..p.len).unwrap_or(&[]))
+            .await
+            .is_err()
+        {
             return close();
         }
     }
@@ -156,26 +194,4 @@ pub(super) async fn respond<'f, F: Iterator<Item = &'f Filter>>(
             Next::KeepAlive
         },
     )
-}
-
-/// How much of `bytes` (read after the head) is body, whether the body
-/// ended there, and whether nothing followed it. `None`: a broken chunked
-/// body.
-fn frame(
-    framing: Framing,
-    scanner: &mut ChunkedScanner,
-    bytes: &[u8],
-) -> Option<(usize, bool, bool)> {
-    match framing {
-        Framing::Length(n) => {
-            let part = (bytes.len() as u64).min(n) as usize;
-            Some((part, part as u64 == n, part == bytes.len()))
-        }
-        Framing::Chunked => match scanner.feed(bytes) {
-            Ok(Some(k)) => Some((k, true, k == bytes.len())),
-            Ok(None) => Some((bytes.len(), false, true)),
-            Err(_) => None,
-        },
-        Framing::UntilClose => Some((bytes.len(), false, true)),
-    }
 }
